@@ -1,0 +1,52 @@
+# progressive.delivery — developer entry points. `make demo` and `make test` set up what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SANDBOX_DIR ?= .sandbox
+export SANDBOX_DIR
+SANDBOX := PYTHONPATH=tests/sandbox $(PY) -m kubesandbox.cli
+
+.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+## Everything CI runs: static checks first, then pytest (unit, sandbox, integration).
+test: setup sanity lint build
+	$(PY) -m pytest -p no:cacheprovider tests
+
+unit: setup
+	$(PY) -m pytest -p no:cacheprovider tests/unit
+
+sandbox-test: setup
+	$(PY) -m pytest -p no:cacheprovider tests/sandbox
+
+integration: setup
+	$(PY) -m pytest -p no:cacheprovider tests/integration
+
+sanity: setup
+	@bash scripts/sanity.sh
+
+lint: setup
+	@bash scripts/lint.sh
+
+build: setup
+	@bash scripts/build.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+bench: setup
+	@bash scripts/bench.sh
+
+sandbox-up: setup
+	@$(SANDBOX) up
+
+sandbox-down:
+	@$(SANDBOX) down
+
+sandbox-status:
+	@$(SANDBOX) status
+
+clean: sandbox-down
+	rm -rf build tests/output
