@@ -9,7 +9,7 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v hey >/dev/null 2>&1 || need_apt+=(hey)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
-command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
+{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -1,0 +1,1 @@
+"""Programs the sandbox runs as pods."""

@@ -1,0 +1,1 @@
+"""Processes and networking of the sandbox: pods, Service proxies, Traefik, Prometheus, control server."""

@@ -1,0 +1,274 @@
+"""Service networking: ClusterIPs on loopback, kube-proxy-like forwarders and the pods' hosts files.
+
+Each Service gets an address from the sandbox's 127.B.0.0/17 half; each of its ports listens there
+and forwards every connection to one ready endpoint (round robin), as kube-proxy's userspace mode
+did. Endpoints come from the Endpoints objects, so Services without a selector (hand-written
+Endpoints, like the one in front of Traefik) work too.
+
+Name resolution is one hosts file per namespace: every Service as `<svc>.<ns>`, `<svc>.<ns>.svc`
+and `<svc>.<ns>.svc.cluster.local`, plus the bare `<svc>` for the namespace's own Services, which is
+what the DNS search path gives a real pod.
+"""
+import asyncio
+import ipaddress
+import itertools
+import logging
+from pathlib import Path
+
+from ..errors import ApiError
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("", "v1", "services")
+ENDPOINTS = ("", "v1", "endpoints")
+HOSTS_HEADER = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
+
+
+class AddressPool:
+    def __init__(self, first: str, size: int):
+        self._first = int(ipaddress.IPv4Address(first))
+        self._size = size
+        self._used = set()
+
+    def allocate(self):
+        for i in range(self._size):
+            ip = str(ipaddress.IPv4Address(self._first + i))
+            if ip not in self._used:
+                self._used.add(ip)
+                return ip
+        raise RuntimeError("address pool exhausted")
+
+    def claim(self, ip):
+        self._used.add(ip)
+
+    def release(self, ip):
+        self._used.discard(ip)
+
+    def contains(self, ip):
+        try:
+            return 0 <= int(ipaddress.IPv4Address(ip)) - self._first < self._size
+        except ValueError:
+            return False
+
+
+class _PortForwarder:
+    def __init__(self, proxy, key, port_name):
+        self.proxy = proxy
+        self.key = key
+        self.port_name = port_name
+        self.server = None
+        self._rr = itertools.count()
+
+    async def handle(self, reader, writer):
+        targets = self.proxy.ready_targets(self.key, self.port_name)
+        if not targets:
+            writer.close()
+            return
+        start = next(self._rr)
+        upstream = None
+        for i in range(len(targets)):
+            ip, port = targets[(start + i) % len(targets)]
+            try:
+                upstream = await asyncio.open_connection(ip, port)
+                break
+            except OSError:
+                continue
+        if upstream is None:
+            writer.close()
+            return
+        up_reader, up_writer = upstream
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+
+
+async def _pipe(reader, writer):
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        try:
+            if writer.can_write_eof():
+                writer.write_eof()
+            else:
+                writer.close()
+        except (OSError, RuntimeError):
+            writer.close()
+
+
+class NetProxy:
+    def __init__(self, store, block: int, hosts_dir):
+        self.store = store
+        self.pool = AddressPool(f"127.{block}.0.1", 128 * 256 - 2)
+        self.hosts_dir = Path(hosts_dir)
+        if self.hosts_dir.is_file():  # left by an older sandbox layout
+            self.hosts_dir.unlink()
+        self.hosts_dir.mkdir(parents=True, exist_ok=True)
+        self._hosts_namespaces = set()
+        self._services = {}       # (ns, name) -> service dict
+        self._endpoints = {}      # (ns, name) -> {port_name: [(ip, port)]}
+        self._forwarders = {}     # (ns, name, ip, port) -> _PortForwarder
+        self._hosts_pending = False
+        self._sync_pending = set()
+        self._sync_lock = asyncio.Lock()
+
+    # --- admission: ClusterIP allocation -------------------------------------------------
+    def admit_service(self, operation, obj, old):
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        for p in spec.get("ports") or []:
+            p.setdefault("protocol", "TCP")
+            p.setdefault("targetPort", p.get("port"))
+        old_ip = ((old or {}).get("spec") or {}).get("clusterIP")
+        if old_ip and not spec.get("clusterIP"):
+            spec["clusterIP"] = old_ip
+        ip = spec.get("clusterIP")
+        if not ip:
+            ip = self.pool.allocate()
+            spec["clusterIP"] = ip
+        elif ip != "None" and ip != old_ip:
+            if not self.pool.contains(ip):
+                raise ApiError(422, "Invalid", f'Service "{obj["metadata"].get("name")}" is invalid: spec.clusterIP: Invalid value: "{ip}": '
+                               "provided IP is not in the valid range")
+            self.pool.claim(ip)
+        spec["clusterIPs"] = [ip]
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+
+    # --- store events ---------------------------------------------------------------------
+    def on_event(self, event, gvr, obj):
+        if gvr == SERVICES:
+            key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            if event == "DELETED":
+                self._services.pop(key, None)
+                ip = obj.get("spec", {}).get("clusterIP")
+                if ip and ip != "None":
+                    self.pool.release(ip)
+            else:
+                self._services[key] = obj
+            self._schedule_sync(key)
+            self._schedule_hosts()
+        elif gvr == ENDPOINTS:
+            key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            if event == "DELETED":
+                self._endpoints.pop(key, None)
+            else:
+                self._endpoints[key] = _endpoint_targets(obj)
+
+    def ready_targets(self, key, port_name):
+        ports = self._endpoints.get(key) or {}
+        if port_name in ports:
+            return ports[port_name]
+        if len(ports) == 1:
+            return next(iter(ports.values()))
+        return []
+
+    def resolve(self, namespace, name, port):
+        """services/proxy target: (ip, port) for a Service port given by name or number."""
+        svc = self._services.get((namespace, name))
+        if svc is None:
+            return None
+        spec_ports = svc.get("spec", {}).get("ports") or []
+        chosen = None
+        for p in spec_ports:
+            if port in (None, "") or str(p.get("port")) == str(port) or p.get("name") == port:
+                chosen = p
+                break
+        if chosen is None:
+            return None
+        ip = svc["spec"].get("clusterIP")
+        if ip and ip != "None":
+            return ip, int(chosen["port"])
+        targets = self.ready_targets((namespace, name), chosen.get("name", ""))
+        return targets[0] if targets else None
+
+    # --- listeners ------------------------------------------------------------------------
+    def _schedule_sync(self, key):
+        self._sync_pending.add(key)
+        asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._sync()))
+
+    async def _sync(self):
+        # One sync at a time: two could otherwise both open a listener for the same new port.
+        async with self._sync_lock:
+            keys, self._sync_pending = self._sync_pending, set()
+            for key in keys:
+                await self._sync_service(key)
+
+    async def _sync_service(self, key):
+        svc = self._services.get(key)
+        wanted = {}
+        if svc is not None:
+            ip = svc.get("spec", {}).get("clusterIP")
+            if ip and ip != "None":
+                for p in svc["spec"].get("ports") or []:
+                    if p.get("protocol", "TCP") == "TCP":
+                        wanted[(key[0], key[1], ip, int(p["port"]))] = p.get("name", "")
+        for fkey in [k for k in self._forwarders if k[:2] == key and k not in wanted]:
+            fwd = self._forwarders.pop(fkey)
+            fwd.server.close()
+        for fkey, port_name in wanted.items():
+            fwd = self._forwarders.get(fkey)
+            if fwd is not None:
+                fwd.port_name = port_name
+                continue
+            fwd = _PortForwarder(self, key, port_name)
+            try:
+                fwd.server = await asyncio.start_server(fwd.handle, fkey[2], fkey[3])
+            except OSError as exc:
+                log.error("cannot listen for Service %s/%s on %s:%s: %s", key[0], key[1], fkey[2], fkey[3], exc)
+                continue
+            self._forwarders[fkey] = fwd
+
+    def _schedule_hosts(self):
+        if not self._hosts_pending:
+            self._hosts_pending = True
+            asyncio.get_running_loop().call_soon(self.write_hosts)
+
+    def hosts_file(self, namespace):
+        """The hosts file for pods of `namespace`, created on first use (it must exist to be mounted)."""
+        if namespace not in self._hosts_namespaces:
+            self._hosts_namespaces.add(namespace)
+            self._write_namespace_hosts(namespace)
+        return self.hosts_dir / namespace
+
+    def write_hosts(self):
+        self._hosts_pending = False
+        for namespace in sorted(self._hosts_namespaces):
+            self._write_namespace_hosts(namespace)
+
+    def _write_namespace_hosts(self, namespace):
+        lines = [HOSTS_HEADER]
+        for (ns, name), svc in sorted(self._services.items()):
+            ip = svc.get("spec", {}).get("clusterIP")
+            if ip and ip != "None":
+                short = f" {name}" if ns == namespace else ""
+                lines.append(f"{ip}{short} {name}.{ns} {name}.{ns}.svc {name}.{ns}.svc.cluster.local\n")
+        text = "".join(lines)
+        # Rewritten in place: the pods' bind mounts point at this inode, a rename would hide updates.
+        with open(self.hosts_dir / namespace, "a+") as f:
+            f.seek(0)
+            if f.read() == text:
+                return
+            f.seek(0)
+            f.truncate()
+            f.write(text)
+
+    async def close(self):
+        for fwd in self._forwarders.values():
+            fwd.server.close()
+        self._forwarders.clear()
+
+
+def _endpoint_targets(endpoints):
+    """{port name: [(ip, port)]} of the ready addresses of an Endpoints object."""
+    targets = {}
+    for subset in endpoints.get("subsets") or []:
+        ips = [a["ip"] for a in subset.get("addresses") or [] if a.get("ip")]
+        for p in subset.get("ports") or []:
+            targets.setdefault(p.get("name", ""), []).extend((ip, int(p["port"])) for ip in ips)
+    return targets
