@@ -325,7 +325,7 @@ class Store:
             if info.gvr == NAMESPACE_GVR:
                 new["status"] = old.get("status", {"phase": "Active"})
             if info.gvr == CRD_GVR:
-                self._crd_status(new)
+                self._crd_status(new, old)
         new["apiVersion"] = old["apiVersion"]
         new["kind"] = info.kind
         if subresource != "status":
@@ -460,9 +460,11 @@ class Store:
 
     # ----- custom resource definitions ---------------------------------------------------------
     @staticmethod
-    def _crd_status(crd):
+    def _crd_status(crd, previous=None):
         spec = crd.get("spec") or {}
-        stamp = now_iso()
+        # Conditions keep their transition time while they hold, so a no-op update stays a no-op.
+        stamp = next((c.get("lastTransitionTime") for c in ((previous or {}).get("status") or {}).get("conditions", [])
+                      if c.get("type") == "Established"), None) or now_iso()
         crd["status"] = {
             "acceptedNames": dict(spec.get("names") or {}),
             "conditions": [
