@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # The options that locate the weighted TraefikService and the two Services it splits between.
+    DOCUMENTATION = r"""
+options:
+  primary_service:
+    description:
+      - Name of the Service that fronts the primary (stable) Deployment.
+      - Defaults to C(<name>-primary), as Flagger names it.
+    type: str
+  canary_service:
+    description:
+      - Name of the Service that fronts the canary Deployment.
+      - Defaults to C(<name>-canary), as Flagger names it.
+    type: str
+  port:
+    description:
+      - Service port both entries of the TraefikService use, as a number or a port name.
+      - When omitted, the port already used by the TraefikService's entries is kept.
+      - Required when the TraefikService is created or taken over.
+    type: raw
+  api_version:
+    description:
+      - API group and version of Traefik's CRDs.
+      - C(traefik.io/v1alpha1) is served by Traefik v3, C(traefik.containo.us/v1alpha1) by Traefik v2.
+      - When omitted, it is detected from the API server's discovery, preferring C(traefik.io/v1alpha1).
+    type: str
+    choices:
+      - traefik.io/v1alpha1
+      - traefik.containo.us/v1alpha1
+"""

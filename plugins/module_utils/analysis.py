@@ -1,0 +1,542 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One analysis tick of a canary at a given weight (private to this collection).
+
+A tick is what Flagger's scheduler does once per ``interval``: wait, make sure the target has not
+changed, run the rollout webhooks, evaluate every metric, then either record the weight as passed
+or count one failed check. The failed-check count lives in the Canary's status in the cluster, so
+an interrupted play, a retry loop and a second controller all see the same cumulative number.
+
+Pure decisions (what to query, how a tick is judged, what to say) are separate functions so they
+can be tested without a cluster; ``run_tick`` does the I/O.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import time
+
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
+    parse_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+    InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    CONFLICT_RETRIES,
+    ConflictError,
+    DynamicApiError,
+    api_error_message,
+    get_object,
+    get_resource,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
+    METRIC_TEMPLATE_API_VERSION,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.metrics import (
+    plan_check,
+    run_check,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
+    PrometheusProvider,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils import status as canary_status
+from ansible_collections.progressive.delivery.plugins.module_utils.thresholds import (
+    ERROR,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
+    WebhookSender,
+    build_event_payload,
+    build_payload,
+    plan_webhooks,
+    run_webhooks,
+)
+
+PASSED = "passed"
+FAILED = "failed"
+WAITING = "waiting"
+REVISION_CHANGED = "revision_changed"
+THRESHOLD_REACHED = "threshold_reached"
+PROGRESSING = "Progressing"
+
+
+# --- pure decisions ------------------------------------------------------------------------
+
+def canary_service_name(canary):
+    return "{0}-canary".format(canary["service"]["name"])
+
+
+def metric_check_params(canary, metric, provider, template=None):
+    """The parameters metric_check would get for one metric of the Canary.
+
+    Built-in checks are keyed by the canary Service and its port (Traefik's ``service`` label),
+    which is right even when ``spec.service.name`` differs from the target's name.
+    """
+    params = {
+        "name": metric["name"],
+        "metric": None,
+        "query": None,
+        "template": None,
+        "template_ref": None,
+        "template_variables": metric.get("template_variables") or {},
+        "threshold_range": metric["threshold_range"],
+        "interval": metric.get("interval") or "1m",
+        "namespace": canary["namespace"],
+        "target": canary["target"]["name"],
+        "service": canary_service_name(canary),
+        "apex_service": canary["service"]["name"],
+        "canary_name": canary["name"],
+        "port": canary["service"].get("port"),
+        "provider": provider,
+    }
+    if template is not None:
+        params["template"] = template
+    elif metric.get("query"):
+        params["query"] = metric["query"]
+    else:
+        params["metric"] = metric["name"]
+    return params
+
+
+def provider_for(canary, metric, prometheus, template=None):
+    """Where this metric's data comes from.
+
+    A MetricTemplate that names its provider (address or Secret) is asked there; otherwise the
+    module's ``prometheus`` option, then the Canary's ``spec.metricsServer`` for built-in and
+    inline queries; the PROMETHEUS_URL environment variable is the last resort (applied by
+    metric_check's planning).
+    """
+    provider = dict(prometheus or {})
+    if template is not None:
+        spec_provider = (template.get("spec") or {}).get("provider") or {}
+        if spec_provider.get("address") or spec_provider.get("secretRef"):
+            provider.pop("address", None)
+        return provider
+    if not provider.get("address") and canary.get("metrics_server"):
+        provider["address"] = canary["metrics_server"]
+    return provider
+
+
+def judge_tick(hooks_summary, metric_results, gate_summary):
+    """Decide a tick from its parts: ``(outcome, first_failure_detail)``.
+
+    Any failing rollout hook or metric is one failed check (Flagger counts a tick, not each
+    metric). A closed confirm-traffic-increase gate only matters when everything else passed,
+    and it holds the weight without counting.
+    """
+    if hooks_summary and not hooks_summary["passed"]:
+        return FAILED, ("webhook", hooks_summary["failed"])
+    for result in metric_results:
+        if not result["passed"]:
+            return FAILED, ("metric", result)
+    if gate_summary and not gate_summary["passed"]:
+        return WAITING, ("gate", gate_summary["failed"])
+    return PASSED, None
+
+
+def halt_event(canary, failure):
+    """``(type, message)`` of the event for a failed or held tick, in Flagger's words."""
+    kind, detail = failure
+    if kind == "webhook":
+        return canary_status.event_message(
+            "halt_webhook", canary, hook=detail["name"], detail=_hook_detail(detail))
+    if kind == "gate":
+        return canary_status.event_message(
+            "waiting_traffic_increase", canary, hook=detail["name"])
+    return canary_status.event_message("halt", canary, detail=detail["msg"])
+
+
+def _hook_detail(result):
+    if result.get("status") is None:
+        return result["msg"]
+    return "HTTP {0}".format(result["status"]) + (
+        ": " + result["output"].strip() if result.get("output") else "")
+
+
+def metric_summary(metric_results):
+    return ", ".join(r["msg"] for r in metric_results) or "no metrics"
+
+
+def threshold_reached(failed_checks, threshold):
+    return failed_checks >= threshold
+
+
+def is_normalized(canary):
+    """A Canary already normalized by canary_info (as opposed to a manifest)."""
+    return isinstance(canary, dict) and "apiVersion" not in canary and all(
+        key in canary for key in ("name", "namespace", "target", "service", "analysis"))
+
+
+# --- I/O ---------------------------------------------------------------------------------
+
+def load_canary(canary=None, name=None, namespace=None, client_factory=None):
+    """The normalized Canary from the ``canary`` option or, by name, from the cluster.
+
+    ``canary`` may be canary_info's normalized form or a Canary manifest (validated here with
+    messages that name the field). Returns ``(normalized, cluster_object_or_None)``.
+    """
+    if canary is not None:
+        if not isinstance(canary, dict):
+            raise InvalidInput("canary must be a Canary manifest or the canary returned by "
+                               "canary_info; got {0}".format(type(canary).__name__))
+        if is_normalized(canary):
+            return canary, None
+        return parse_canary(canary, default_namespace=namespace or "default"), None
+    if not (name and namespace):
+        raise InvalidInput("either canary, or name and namespace, is required")
+    client = client_factory()
+    obj = canary_status.read_canary(client, namespace, name)
+    if obj is None:
+        raise InvalidInput("Canary {0}/{1} not found".format(namespace, name))
+    return parse_canary(obj), obj
+
+
+class ClusterReader(object):
+    """Cluster reads a tick needs, on one client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def template(self, namespace, name):
+        resource = get_resource(self.client, METRIC_TEMPLATE_API_VERSION, "MetricTemplate")
+        obj = get_object(resource, namespace, name)
+        if obj is None:
+            raise InvalidInput("MetricTemplate {0}/{1} not found".format(namespace, name))
+        return obj
+
+    def secret(self, namespace, name):
+        obj = get_object(get_resource(self.client, "v1", "Secret"), namespace, name)
+        if obj is None:
+            raise InvalidInput("Secret {0}/{1} not found".format(namespace, name))
+        return obj
+
+    def target_revision(self, canary):
+        target = canary["target"]
+        resource = get_resource(self.client, "apps/v1", target.get("kind") or "Deployment")
+        obj = get_object(resource, canary["namespace"], target["name"])
+        if obj is None:
+            raise DeliveryError("{0} {1}/{2} (the Canary's target) not found".format(
+                target.get("kind") or "Deployment", canary["namespace"], target["name"]))
+        template = (obj.get("spec") or {}).get("template") or {}
+        configs = canary_status.tracked_configs(self.client, canary["namespace"], template)
+        return canary_status.revision_checksum(template, configs)
+
+
+def evaluate_metrics(canary, prometheus, reader, provider_factory=PrometheusProvider):
+    """Evaluate every metric of the Canary once, through metric_check's planning and judging.
+
+    Each metric costs exactly one provider query. Errors (a missing template, Prometheus down)
+    are a failed metric with verdict ``error``, as in Flagger, rather than a failed task.
+    """
+    results = []
+    for metric in canary["analysis"]["metrics"]:
+        entry = {"name": metric["name"], "value": None, "passed": False, "verdict": ERROR,
+                 "msg": "", "query": None}
+        try:
+            template = None
+            if metric.get("template_ref"):
+                ref = metric["template_ref"]
+                template = reader.template(ref.get("namespace") or canary["namespace"],
+                                           ref["name"])
+            provider = provider_for(canary, metric, prometheus, template)
+            params = metric_check_params(canary, metric, provider, template)
+            plan = plan_check(params, load_template_ref=reader.template,
+                              read_secret=reader.secret)
+            entry["query"] = plan.query
+            outcome = run_check(plan, metric["threshold_range"], fail_on_no_data=True,
+                                provider_factory=provider_factory)
+        except DeliveryError as exc:
+            entry["msg"] = "{0} check failed: {1}".format(metric["name"], exc)
+            results.append(entry)
+            continue
+        entry.update(value=outcome["value"], passed=outcome["passed"],
+                     verdict=outcome["verdict"], msg=outcome["msg"])
+        results.append(entry)
+    return results
+
+
+def update_status_guarded(client, namespace, name, compute, check_mode=False):
+    """Read-modify-write of the Canary's status, guarded by resourceVersion.
+
+    ``compute(status)`` returns the Flagger-named changes for the freshly read status, so an
+    increment is always applied to the latest count: on 409 Conflict we read again and
+    recompute. Returns ``(changed, before, after)``.
+    """
+    resource = canary_status.canary_resource(client)
+    for attempt in range(CONFLICT_RETRIES):
+        obj = get_object(resource, namespace, name)
+        if obj is None:
+            raise DeliveryError(
+                "Canary {0}/{1} not found; register it first (canary_init does this for a "
+                "Canary given as a file)".format(namespace, name))
+        before = obj.get("status") or {}
+        after = canary_status.new_status(before, compute(before))
+        if after == before:
+            return False, before, before
+        if check_mode:
+            return True, before, after
+        body = copy.deepcopy(obj)
+        body["status"] = after
+        try:
+            written = _replace_status(client, resource, body, namespace, name)
+            return True, before, (written or {}).get("status", after)
+        except ConflictError:
+            time.sleep(0.05 * (attempt + 1))
+        except DynamicApiError as exc:
+            raise DeliveryError(api_error_message(
+                exc, "update the status of Canary {0}/{1}".format(namespace, name)))
+    raise DeliveryError(
+        "Failed to update the status of Canary {0}/{1}: it kept changing (409 Conflict {2} "
+        "times)".format(namespace, name, CONFLICT_RETRIES))
+
+
+def _replace_status(client, resource, body, namespace, name):
+    # status.py owns how the status subresource is addressed; reuse it.
+    result = canary_status._replace_status(client, resource, body, namespace, name)
+    return result.to_dict() if hasattr(result, "to_dict") else result
+
+
+def _emit(client, canary, canary_obj, event, sender, check_mode):
+    """Record the event and hand it to the Canary's ``event`` webhooks, as Flagger does."""
+    event_type, message = event
+    if check_mode or canary_obj is None:
+        return
+    canary_status.emit_event(client, canary_obj, message, event_type=event_type)
+    hooks = canary["analysis"].get("webhooks") or []
+    if any(h.get("type") == "event" for h in hooks):
+        status = canary_obj.get("status") or {}
+        payload = build_event_payload(canary["name"], canary["namespace"],
+                                      status.get("phase") or PROGRESSING,
+                                      status.get("lastAppliedSpec"), message, event_type)
+        run_webhooks(hooks, "event", payload, sender)
+
+
+def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sender=None,
+             check_mode=False, provider_factory=PrometheusProvider, sleep=time.sleep,
+             traffic_gate=True):
+    """Run one analysis tick at ``weight`` and return the module's result dict."""
+    namespace, name = canary["namespace"], canary["name"]
+    threshold = canary["analysis"]["threshold"]
+    if sender is None:
+        sender = WebhookSender(api_client=lambda: client.client)
+    result = {
+        "changed": False,
+        "weight": weight,
+        "passed": False,
+        "failed_checks": 0,
+        "threshold": threshold,
+        "threshold_reached": False,
+        "revision_changed": False,
+        "rollback_requested": False,
+        "waiting": False,
+        "metrics": [],
+        "webhooks": [],
+        "events": [],
+        "msg": "",
+    }
+    canary_obj = canary_status.read_canary(client, namespace, name)
+    if canary_obj is None:
+        raise DeliveryError(
+            "Canary {0}/{1} not found in the cluster; the analysis keeps its failed checks in "
+            "the Canary's status (canary_init registers a Canary given as a file)".format(
+                namespace, name))
+    current = canary_obj.get("status") or {}
+    result["failed_checks"] = int(current.get("failedChecks") or 0)
+
+    # Flagger rolls back on the tick after the threshold was reached, before analysing again.
+    if threshold_reached(result["failed_checks"], threshold):
+        result["threshold_reached"] = True
+        result["msg"] = "{0}.{1} failed checks threshold reached {2}".format(
+            name, namespace, result["failed_checks"])
+        return result
+
+    if wait and not check_mode:
+        sleep(wait)
+
+    reader = ClusterReader(client)
+    if revision:
+        current_revision = reader.target_revision(canary)
+        if current_revision != revision:
+            result.update(revision_changed=True, revision=current_revision, msg=(
+                "{0}.{1} target changed during the analysis (revision {2}, expected {3}); "
+                "the analysis restarts from weight 0".format(
+                    canary["target"]["name"], namespace, current_revision, revision)))
+            return result
+
+    hooks = canary["analysis"].get("webhooks") or []
+    payload = build_payload(name, namespace, PROGRESSING, current.get("lastAppliedSpec"))
+    # Flagger asks the rollback hooks on every tick: a passing one aborts the release at once.
+    if not check_mode and any(h.get("type") == "rollback" for h in hooks):
+        rollback = run_webhooks(hooks, "rollback", payload, sender)
+        result["webhooks"] = list(rollback["results"])
+        if rollback["rollback_requested"]:
+            asked = [r for r in rollback["results"] if r["passed"]][0]
+            event = canary_status.event_message("rollback_check_passed", canary,
+                                                hook=asked["name"])
+            _emit(client, canary, canary_obj, event, sender, check_mode)
+            result["events"].append(event[1])
+            result.update(rollback_requested=True, msg="weight {0}: {1}: rollback requested".format(
+                weight, event[1]))
+            return result
+
+    if check_mode:
+        result["webhooks"] = plan_webhooks(hooks, "rollback", sender) + plan_webhooks(
+            hooks, "rollout", sender)
+        hooks_summary = None
+    else:
+        hooks_summary = run_webhooks(hooks, "rollout", payload, sender)
+        result["webhooks"] += hooks_summary["results"]
+
+    metrics = evaluate_metrics(canary, prometheus, reader, provider_factory)
+    result["metrics"] = metrics
+
+    gate_summary = None
+    checks_passed = (hooks_summary is None or hooks_summary["passed"]) and all(
+        m["passed"] for m in metrics)
+    if traffic_gate and checks_passed:
+        if check_mode:
+            result["webhooks"] += plan_webhooks(hooks, "confirm-traffic-increase", sender)
+        else:
+            gate_summary = run_webhooks(hooks, "confirm-traffic-increase", payload, sender)
+            result["webhooks"] += gate_summary["results"]
+
+    outcome, failure = judge_tick(hooks_summary, metrics, gate_summary)
+    summary = metric_summary(metrics)
+
+    if outcome == PASSED:
+        changed, _before, after = update_status_guarded(
+            client, namespace, name,
+            lambda status: {"canaryWeight": weight,
+                            "iterations": int(status.get("iterations") or 0) + 1},
+            check_mode=check_mode)
+        result.update(changed=changed, passed=True,
+                      failed_checks=int(after.get("failedChecks") or 0),
+                      msg="weight {0}: {1}: passed".format(weight, summary))
+        return result
+
+    event = halt_event(canary, failure)
+    result["events"].append(event[1])
+    if outcome == WAITING:
+        _emit(client, canary, canary_obj, event, sender, check_mode)
+        result.update(waiting=True, msg="weight {0}: {1}".format(weight, event[1]))
+        return result
+
+    changed, _before, after = update_status_guarded(
+        client, namespace, name,
+        lambda status: {"failedChecks": int(status.get("failedChecks") or 0) + 1},
+        check_mode=check_mode)
+    _emit(client, canary, canary_obj, event, sender, check_mode)
+    failed_checks = int(after.get("failedChecks") or 0)
+    result.update(
+        changed=changed,
+        failed_checks=failed_checks,
+        threshold_reached=threshold_reached(failed_checks, threshold),
+        msg="weight {0}: {1} (failed checks {2}/{3}; {4})".format(
+            weight, event[1], failed_checks, threshold, summary),
+    )
+    return result
+
+
+# --- webhooks of the other lifecycle stages -------------------------------------------------
+
+# Event templates (status.py) per hook type: (when a hook passes, when it fails).
+HOOK_EVENTS = {
+    "pre-rollout": ("pre_rollout_passed", "pre_rollout_failed"),
+    "rollout": (None, "halt_webhook"),
+    "confirm-rollout": ("confirm_rollout_passed", "waiting_approval"),
+    "confirm-traffic-increase": (None, "waiting_traffic_increase"),
+    "confirm-promotion": (None, "waiting_promotion"),
+    "post-rollout": ("post_rollout_passed", "post_rollout_failed"),
+    "rollback": ("rollback_check_passed", None),
+    "event": (None, None),
+}
+# Flagger counts a failing pre-rollout or rollout hook as a failed check; gates only hold.
+COUNTED_HOOK_TYPES = ("pre-rollout", "rollout")
+_PROGRESSING_HOOKS = ("pre-rollout", "rollout", "confirm-traffic-increase", "confirm-promotion")
+
+
+def default_phase(hook_type, status):
+    """The phase Flagger puts in the payload for this hook type."""
+    if hook_type in _PROGRESSING_HOOKS:
+        return PROGRESSING
+    current = (status or {}).get("phase")
+    if hook_type == "post-rollout":
+        return current if current in ("Succeeded", "Failed") else "Succeeded"
+    return current or PROGRESSING
+
+
+def hook_events(canary, hook_type, results):
+    """``[(type, message)]`` for the hooks that were called, in Flagger's words."""
+    on_pass, on_fail = HOOK_EVENTS[hook_type]
+    events = []
+    for result in results:
+        template = on_pass if result["passed"] else on_fail
+        if template is None:
+            continue
+        values = {"hook": result["name"]}
+        if "{detail}" in canary_status.EVENT_TEMPLATES[template][1]:
+            values["detail"] = _hook_detail(result)
+        events.append(canary_status.event_message(template, canary, **values))
+    return events
+
+
+def run_stage_hooks(client, canary, canary_obj, hook_type, sender, phase=None, checksum=None,
+                    check_mode=False, record_events=True, count_failures=True,
+                    event_message=None, event_type="Normal"):
+    """Run the Canary's hooks of one type and record what happened like Flagger does.
+
+    ``client`` and ``canary_obj`` may be None (a Canary that only exists as a file): the hooks
+    are still called, but no event is recorded and no failed check counted.
+    """
+    hooks = canary["analysis"].get("webhooks") or []
+    status = (canary_obj or {}).get("status") or {}
+    phase = phase or default_phase(hook_type, status)
+    checksum = checksum if checksum is not None else status.get("lastAppliedSpec")
+    result = {"changed": False, "type": hook_type, "phase": phase, "passed": True,
+              "rollback_requested": False, "results": [], "not_called": [], "events": [],
+              "failed_checks": int(status.get("failedChecks") or 0),
+              "threshold_reached": False, "msg": ""}
+    if check_mode:
+        result["results"] = plan_webhooks(hooks, hook_type, sender)
+        result["msg"] = "check mode: {0} {1} hook(s) would be called".format(
+            len(result["results"]), hook_type)
+        return result
+    if hook_type == "event":
+        if not event_message:
+            raise InvalidInput("event_message is required when type is event")
+        payload = build_event_payload(canary["name"], canary["namespace"], phase, checksum,
+                                      event_message, event_type)
+    else:
+        payload = build_payload(canary["name"], canary["namespace"], phase, checksum)
+    summary = run_webhooks(hooks, hook_type, payload, sender)
+    result.update(passed=summary["passed"], rollback_requested=summary["rollback_requested"],
+                  results=summary["results"], not_called=summary["not_called"],
+                  changed=bool(summary["results"]))
+    events = hook_events(canary, hook_type, summary["results"])
+    if record_events and client is not None and canary_obj is not None:
+        for event in events:
+            _emit(client, canary, canary_obj, event, sender, check_mode)
+    result["events"] = [message for _type, message in events]
+    if (count_failures and not summary["passed"] and hook_type in COUNTED_HOOK_TYPES
+            and client is not None and canary_obj is not None):
+        _changed, _before, after = update_status_guarded(
+            client, canary["namespace"], canary["name"],
+            lambda current: {"failedChecks": int(current.get("failedChecks") or 0) + 1})
+        result["failed_checks"] = int(after.get("failedChecks") or 0)
+    result["threshold_reached"] = threshold_reached(
+        result["failed_checks"], canary["analysis"]["threshold"])
+    called = len(summary["results"])
+    if not called:
+        result["msg"] = "no {0} hooks".format(hook_type)
+    elif summary["failed"]:
+        result["msg"] = summary["failed"]["msg"]
+    elif hook_type == "rollback":
+        result["msg"] = "rollback requested" if summary["rollback_requested"] else \
+            "no rollback hook asked for a rollback"
+    else:
+        result["msg"] = "{0} {1} hook(s) passed".format(called, hook_type)
+    return result

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where a Canary comes from: a file, a dict in the playbook, or an object in the cluster.
+
+The modules that take a Canary (canary_info, canary_init, canary_status) share these options
+and this resolution, so the three ways of giving a Canary behave the same everywhere.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
+    CANARY_KIND,
+    parse_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+    InvalidInput,
+)
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+NORMALIZED_KEYS = ("target", "service", "analysis", "steps")
+
+
+def canary_argument_spec():
+    """Options that name the Canary; exactly one way must be used."""
+    return dict(
+        canary_file=dict(type="path"),
+        canary=dict(type="dict"),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+    )
+
+
+def is_normalized(value):
+    return isinstance(value, dict) and all(key in value for key in NORMALIZED_KEYS)
+
+
+def load_yaml_documents(path, what="canary_file"):
+    if not HAS_YAML:
+        raise DeliveryError("PyYAML is required to read {0}".format(what))
+    if not os.path.isfile(path):
+        raise InvalidInput("{0} {1} does not exist or is not a file".format(what, path))
+    try:
+        with open(path) as handle:
+            return [doc for doc in yaml.safe_load_all(handle) if doc]
+    except yaml.YAMLError as exc:
+        raise InvalidInput("{0} {1} is not valid YAML: {2}".format(what, path, exc))
+
+
+def load_canary_file(path):
+    """The Canary document of a YAML file (which may hold other documents too)."""
+    docs = [d for d in load_yaml_documents(path) if isinstance(d, dict)
+            and d.get("kind") == CANARY_KIND]
+    if len(docs) != 1:
+        raise InvalidInput("canary_file {0} must contain exactly one Canary document; found "
+                           "{1}".format(path, len(docs)))
+    return docs[0]
+
+
+def resolve_canary(params, read_cluster_canary):
+    """Return ``(normalized, manifest, source, cluster_object)``.
+
+    ``read_cluster_canary(namespace, name)`` reads the Canary from the cluster (or returns
+    None); it is called for name/namespace input and to find the registered copy of a file
+    or dict Canary, whose status lives in the cluster.
+    """
+    given = [key for key in ("canary_file", "canary") if params.get(key)]
+    if len(given) > 1:
+        raise InvalidInput("canary_file and canary are mutually exclusive; give one")
+    namespace = params.get("namespace")
+    if given == ["canary_file"]:
+        manifest = load_canary_file(params["canary_file"])
+        source = "file"
+    elif given == ["canary"] and not is_normalized(params["canary"]):
+        manifest = params["canary"]
+        source = "dict"
+    elif given == ["canary"]:
+        normalized = params["canary"]
+        obj = read_cluster_canary(normalized["namespace"], normalized["name"])
+        return normalized, None, "dict", obj
+    else:
+        if not params.get("name") or not namespace:
+            raise InvalidInput("give the Canary as canary_file, as canary (a dict), or by name "
+                               "and namespace of an object in the cluster")
+        obj = read_cluster_canary(namespace, params["name"])
+        if obj is None:
+            raise DeliveryError("Canary {0}/{1} not found in the cluster".format(
+                namespace, params["name"]))
+        return parse_canary(obj), obj, "cluster", obj
+    if namespace and not (manifest.get("metadata") or {}).get("namespace"):
+        manifest = dict(manifest)
+        manifest["metadata"] = dict(manifest.get("metadata") or {}, namespace=namespace)
+    normalized = parse_canary(manifest, default_namespace=namespace or "default")
+    obj = read_cluster_canary(normalized["namespace"], normalized["name"])
+    return normalized, manifest, source, obj

@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a playbook needs to know before a release: the Canary, its status, and whether the
+target runs a revision that still needs an analysis. Reads only."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
+    load_yaml_documents,
+    resolve_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
+    CANARY_API_VERSION,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    get_object,
+    get_resource,
+    is_served,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
+    parse_metric_template,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    read_canary,
+    revision_checksum,
+    tracked_configs,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
+    TRAEFIK_API_VERSIONS,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
+    primary_name,
+)
+
+# Phases in which an analysis of lastAppliedSpec is under way.
+ACTIVE_PHASES = ("Progressing", "Waiting", "WaitingPromotion", "Promoting", "Finalising")
+
+
+def release_decision(revision, status):
+    """``(new_revision, in_progress, failed_revision)`` for the target's ``revision``.
+
+    A revision needs an analysis when it is not the promoted one, unless that same revision is
+    already being analysed, or already failed (Flagger waits for the next change then).
+    """
+    if not revision or not status.get("lastPromotedSpec"):
+        return False, False, False
+    same_as_applied = status.get("lastAppliedSpec") == revision
+    phase = status.get("phase")
+    in_progress = same_as_applied and phase in ACTIVE_PHASES
+    failed = same_as_applied and phase == "Failed"
+    new = revision != status["lastPromotedSpec"] and not in_progress and not failed
+    return new, in_progress, failed
+
+
+def cluster_reader(client):
+    served = []
+
+    def read(namespace, name):
+        if not served:
+            served.append(is_served(client, CANARY_API_VERSION, "Canary"))
+        if not served[0]:
+            return None
+        return read_canary(client, namespace, name)
+
+    return read
+
+
+def _templates_from_files(paths):
+    found = {}
+    for path in paths or []:
+        for doc in load_yaml_documents(path, what="metric_template_files entry"):
+            if not isinstance(doc, dict) or doc.get("kind") != "MetricTemplate":
+                continue
+            template = parse_metric_template(doc, source=path)
+            namespace = template.namespace or "default"
+            found["{0}/{1}".format(namespace, template.name)] = doc
+    return found
+
+
+def resolve_metric_templates(client, canary, files=None):
+    """The MetricTemplates the analysis references, keyed ``namespace/name``."""
+    from_files = _templates_from_files(files)
+    resolved = {}
+    resource = None
+    for index, metric in enumerate(canary["analysis"]["metrics"]):
+        ref = metric.get("template_ref")
+        if not ref:
+            continue
+        key = "{0}/{1}".format(ref["namespace"], ref["name"])
+        if key in resolved:
+            continue
+        if key in from_files:
+            resolved[key] = from_files[key]
+            continue
+        if resource is None:
+            if not is_served(client, CANARY_API_VERSION, "MetricTemplate"):
+                raise DeliveryError(
+                    "spec.analysis.metrics[{0}].templateRef names MetricTemplate {1}, which is "
+                    "in no metric_template_files entry, and the cluster does not serve "
+                    "MetricTemplate".format(index, key))
+            resource = get_resource(client, CANARY_API_VERSION, "MetricTemplate")
+        obj = get_object(resource, ref["namespace"], ref["name"])
+        if obj is None:
+            raise DeliveryError("spec.analysis.metrics[{0}].templateRef: MetricTemplate {1} not "
+                                "found in metric_template_files or the cluster".format(index, key))
+        parse_metric_template(obj, source="MetricTemplate " + key)
+        resolved[key] = obj
+    return resolved
+
+
+def detect_traefik_api_version(client, requested=None):
+    if requested:
+        return requested
+    for candidate in TRAEFIK_API_VERSIONS:
+        if is_served(client, candidate, "TraefikService"):
+            return candidate
+    return None
+
+
+def describe_canary(client, params):
+    canary, manifest, source, obj = resolve_canary(params, cluster_reader(client))
+    namespace = canary["namespace"]
+    deployments = get_resource(client, "apps/v1", "Deployment")
+    target = get_object(deployments, namespace, canary["target"]["name"])
+    revision = None
+    tracked = {}
+    if target is not None:
+        template = (target.get("spec") or {}).get("template") or {}
+        tracked = tracked_configs(client, namespace, template)
+        revision = revision_checksum(template, tracked)
+    primary = get_object(deployments, namespace, primary_name(canary["target"]["name"]))
+    status = (obj or {}).get("status") or {}
+    new, in_progress, failed = release_decision(revision, status)
+    if primary is None:
+        new = False
+    return {
+        "canary": canary,
+        "manifest": manifest,
+        "source": source,
+        "status": status,
+        "revision": revision,
+        "tracked_configs": tracked,
+        "new_revision": new,
+        "in_progress": in_progress,
+        "failed_revision": failed,
+        "initialized": primary is not None,
+        "target_exists": target is not None,
+        "registered": obj is not None,
+        "traefik_api_version": detect_traefik_api_version(client,
+                                                          params.get("traefik_api_version")),
+        "metric_templates": resolve_metric_templates(client, canary,
+                                                     params.get("metric_template_files")),
+        "warnings_fields": list(canary.get("warnings") or []),
+    }

@@ -1,0 +1,499 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Initialisation of a Canary: the objects Flagger creates once per app.
+
+From the target Deployment ``X``: the primary Deployment ``X-primary`` (its pod template made by
+workload.primary_pod_template, the same function promotion uses), ``-primary`` copies of the
+ConfigMaps/Secrets it uses, the ClusterIP Services apex/primary/canary, the weighted
+TraefikService (all traffic to the primary), and a clone of the HPA for the primary. Once the
+primary is ready the target is scaled to zero and the first revision counts as promoted.
+
+Every object is only created when missing (Services and the primary HPA are also corrected
+when they drifted), so a second run changes nothing. Every refusal happens before the first
+write.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import time
+
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
+    CANARY_API_VERSION,
+    manifest_of,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    DynamicApiError,
+    ResourceNotFoundError,
+    api_error_message,
+    create_object,
+    get_object,
+    get_resource,
+    replace_with_retry,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
+    Route,
+    apply_route,
+    plan_route,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    emit_event,
+    event_message,
+    revision_checksum,
+    tracked_configs,
+    tracked_pairs,
+    write_status,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
+    UnexpectedTraefikService,
+    read_weights,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
+    config_copy,
+    primary_name,
+    primary_pod_template,
+    rollout_progress,
+)
+
+# Flagger's default list of selector labels, in its order of preference.
+SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
+POLL_SECONDS = 0.5
+INITIALISED_PHASES = ("Initialized", "Waiting", "Progressing", "WaitingPromotion", "Promoting",
+                      "Finalising", "Succeeded", "Failed")
+HPA_API_VERSIONS = ("autoscaling/v2", "autoscaling/v2beta2", "autoscaling/v1")
+
+
+def selector_label(deployment):
+    """``(key, value)`` of the selector label Flagger keys the primary on."""
+    match = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    for key in SELECTOR_LABELS:
+        if match.get(key):
+            return key, match[key]
+    name = (deployment.get("metadata") or {}).get("name")
+    raise DeliveryError(
+        "Deployment {0} spec.selector.matchLabels must contain one of {1}; got {2}".format(
+            name, ", ".join(SELECTOR_LABELS), match or "none"))
+
+
+def owner_reference(canary_obj):
+    """Ties generated objects to the Canary, so deleting it cleans them up as in Flagger."""
+    metadata = (canary_obj or {}).get("metadata") or {}
+    if not metadata.get("uid"):
+        return None
+    return {"apiVersion": CANARY_API_VERSION, "kind": "Canary", "name": metadata["name"],
+            "uid": metadata["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def _metadata(name, namespace, labels=None, annotations=None, owner=None):
+    meta = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = dict(labels)
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    if owner:
+        meta["ownerReferences"] = [owner]
+    return meta
+
+
+def build_primary_deployment(target, tracked, owner=None, min_replicas=None):
+    """The primary Deployment: the target's spec under ``<label>: <value>-primary``.
+
+    With an HPA, the primary starts at the HPA's minimum rather than waiting for the HPA to
+    raise it, so it serves production traffic at full strength from the first request.
+    """
+    key, value = selector_label(target)
+    selector = {key: primary_name(value)}
+    meta = target.get("metadata") or {}
+    spec = target.get("spec") or {}
+    labels = dict(meta.get("labels") or {})
+    labels[key] = primary_name(value)
+    primary_spec = {
+        "replicas": max(spec.get("replicas") or 1, min_replicas or 1),
+        "selector": {"matchLabels": selector},
+        "template": primary_pod_template(spec.get("template") or {}, selector, tracked),
+    }
+    for field in ("strategy", "minReadySeconds", "revisionHistoryLimit",
+                  "progressDeadlineSeconds"):
+        if spec.get(field) is not None:
+            primary_spec[field] = copy.deepcopy(spec[field])
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(primary_name(meta["name"]), meta.get("namespace"), labels,
+                              owner=owner),
+        "spec": primary_spec,
+    }
+
+
+def build_services(canary, target, owner=None):
+    """Apex ``X`` and ``X-primary`` select the primary's pods, ``X-canary`` the target's."""
+    key, value = selector_label(target)
+    service = canary["service"]
+    port = {"name": service["port_name"], "port": service["port"],
+            "targetPort": service["target_port"], "protocol": "TCP"}
+    if service.get("app_protocol"):
+        port["appProtocol"] = service["app_protocol"]
+    namespace = canary["namespace"]
+    apex = service["name"]
+    plan = (
+        ("apex", apex, primary_name(value)),
+        ("primary", primary_name(apex), primary_name(value)),
+        ("canary", apex + "-canary", value),
+    )
+    services = []
+    for role, name, selected in plan:
+        extra = service["metadata"][role]
+        labels = {key: name}
+        labels.update(extra["labels"])
+        services.append({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _metadata(name, namespace, labels, extra["annotations"], owner),
+            "spec": {"type": "ClusterIP", "selector": {key: selected}, "ports": [dict(port)]},
+        })
+    return services
+
+
+def build_primary_hpa(hpa, primary_deployment_name, overrides=None, owner=None):
+    """A copy of the target's HPA that scales the primary instead."""
+    meta = hpa.get("metadata") or {}
+    spec = copy.deepcopy(hpa.get("spec") or {})
+    ref = spec.setdefault("scaleTargetRef", {})
+    ref["name"] = primary_deployment_name
+    ref.setdefault("kind", "Deployment")
+    ref.setdefault("apiVersion", "apps/v1")
+    for key, value in (overrides or {}).items():
+        spec[key] = value
+    return {
+        "apiVersion": hpa.get("apiVersion"),
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(primary_name(meta["name"]), meta.get("namespace"),
+                              meta.get("labels"), owner=owner),
+        "spec": spec,
+    }
+
+
+def _service_drifted(current, desired):
+    spec = current.get("spec") or {}
+    if spec.get("selector") != desired["spec"]["selector"]:
+        return True
+    ports = [{k: p.get(k) for k in ("name", "port", "targetPort")} for p in spec.get("ports") or []]
+    want = [{k: p.get(k) for k in ("name", "port", "targetPort")}
+            for p in desired["spec"]["ports"]]
+    return ports != want
+
+
+class Initialiser(object):
+    """Works out and performs the initialisation of one Canary."""
+
+    def __init__(self, client, canary, manifest=None, traefik_api_version=None,
+                 check_mode=False, timeout=None, clock=time.monotonic, sleep=time.sleep):
+        self.client = client
+        self.canary = canary
+        self.manifest = manifest
+        self.traefik_api_version = traefik_api_version
+        self.check_mode = check_mode
+        self.timeout = timeout if timeout is not None else canary["progress_deadline_seconds"]
+        self.clock = clock
+        self.sleep = sleep
+        self.namespace = canary["namespace"]
+        self.changes = []
+        self.diff_before = {}
+        self.diff_after = {}
+
+    # -- helpers --------------------------------------------------------------------------
+    def _resource(self, api_version, kind):
+        return get_resource(self.client, api_version, kind)
+
+    def _record(self, kind, name, action, before=None, after=None):
+        self.changes.append({"kind": kind, "name": name, "action": action})
+        key = "{0}/{1}".format(kind, name)
+        if action == "status":
+            key += " status"
+        self.diff_before[key] = before
+        self.diff_after[key] = after
+
+    def _create(self, resource, body):
+        self._record(body["kind"], body["metadata"]["name"], "created", None, body)
+        if self.check_mode:
+            return body
+        return create_object(resource, self.namespace, body)
+
+    # -- steps, in the order they run -----------------------------------------------------
+    def read_inputs(self):
+        """Everything we need, read and checked before any write."""
+        canary = self.canary
+        self.deployments = self._resource("apps/v1", "Deployment")
+        self.target = get_object(self.deployments, self.namespace, canary["target"]["name"])
+        if self.target is None:
+            raise DeliveryError("Deployment {0}/{1} (spec.targetRef) not found".format(
+                self.namespace, canary["target"]["name"]))
+        selector_label(self.target)
+        template = (self.target.get("spec") or {}).get("template") or {}
+        self.tracked = tracked_configs(self.client, self.namespace, template)
+        self.revision = revision_checksum(template, self.tracked)
+        try:
+            self.canaries = self._resource(CANARY_API_VERSION, "Canary")
+        except DeliveryError:
+            raise DeliveryError(
+                "The API server does not serve Canary ({0}); install the CRDs first with "
+                "ansible-playbook progressive.delivery.install_crds (playbooks/install-crds.yml)"
+                .format(CANARY_API_VERSION))
+        self.canary_obj = get_object(self.canaries, self.namespace, canary["name"])
+        if self.canary_obj is None and self.manifest is None:
+            raise DeliveryError("Canary {0}/{1} not found in the cluster; pass its manifest to "
+                                "register it".format(self.namespace, canary["name"]))
+        self.hpa = None
+        if canary["autoscaler"]:
+            self.hpa, self.hpa_resource = self._read_hpa(canary["autoscaler"]["name"])
+        self.route = Route(self.namespace, canary["service"]["name"],
+                           port=canary["service"]["port"], api_version=self.traefik_api_version)
+        self.route_plan = plan_route(self.client, self.route, 0, create=True)
+        if self.route_plan.exists:
+            try:
+                read_weights(self.route_plan.current.get("spec") or {},
+                             self.route.primary_service, self.route.canary_service)
+            except UnexpectedTraefikService as exc:
+                raise DeliveryError("{0} {1}".format(self.route.describe(), exc))
+
+    def _read_hpa(self, name):
+        """The target's HPA, read in the newest autoscaling version the server serves.
+
+        Manifests written for older clusters say autoscaling/v2beta2, which current API
+        servers no longer serve; the object is the same.
+        """
+        versions = list(HPA_API_VERSIONS)
+        for api_version in versions:
+            try:
+                resource = self.client.resources.get(api_version=api_version,
+                                                     kind="HorizontalPodAutoscaler")
+            except ResourceNotFoundError:
+                continue
+            except DynamicApiError as exc:
+                raise DeliveryError(api_error_message(exc, "discover HorizontalPodAutoscaler"))
+            hpa = get_object(resource, self.namespace, name)
+            if hpa is None:
+                raise DeliveryError("HorizontalPodAutoscaler {0}/{1} (spec.autoscalerRef) not "
+                                    "found".format(self.namespace, name))
+            return hpa, resource
+        raise DeliveryError("The API server serves HorizontalPodAutoscaler in none of {0}".format(
+            ", ".join(versions)))
+
+    def register_canary(self):
+        """A Canary given as a file or dict becomes an object, so status and events live where
+        ``kubectl get canaries`` and ``kubectl describe canary`` look."""
+        if self.manifest is None:
+            return
+        desired = manifest_of(self.manifest)
+        desired.setdefault("metadata", {})["namespace"] = self.namespace
+        if self.canary_obj is None:
+            created = self._create(self.canaries, desired)
+            self.canary_obj = created if not self.check_mode else None
+            return
+        if self.canary_obj.get("spec") == desired.get("spec"):
+            return
+
+        def mutate(obj):
+            if obj.get("spec") == desired.get("spec"):
+                return None
+            obj["spec"] = copy.deepcopy(desired["spec"])
+            return obj
+
+        self._record("Canary", self.canary["name"], "updated",
+                     {"spec": self.canary_obj.get("spec")}, {"spec": desired.get("spec")})
+        if not self.check_mode:
+            _before, self.canary_obj = replace_with_retry(self.canaries, self.namespace,
+                                                          self.canary["name"], mutate)
+
+    def mark_initializing(self):
+        status = (self.canary_obj or {}).get("status") or {}
+        if self.canary_obj is None or status.get("phase"):
+            return
+        self._write_status({"phase": "Initializing", "canaryWeight": 0, "failedChecks": 0,
+                            "iterations": 0})
+
+    def ensure_config_copies(self):
+        owner = owner_reference(self.canary_obj)
+        for kind, name in sorted(tracked_pairs(self.tracked)):
+            resource = self._resource("v1", kind)
+            source = get_object(resource, self.namespace, name)
+            desired = config_copy(source, kind)
+            if owner:
+                desired["metadata"]["ownerReferences"] = [owner]
+            current = get_object(resource, self.namespace, desired["metadata"]["name"])
+            # An existing copy is left as it is: the primary runs the configuration it was
+            # promoted with, and promotion refreshes the copies.
+            if current is None:
+                self._create(resource, desired)
+
+    def ensure_primary(self):
+        self.primary = get_object(self.deployments, self.namespace,
+                                  primary_name(self.canary["target"]["name"]))
+        if self.primary is not None:
+            return False
+        overrides = (self.canary["autoscaler"] or {}).get("primary_scaler_replicas") or {}
+        min_replicas = overrides.get("minReplicas") or (
+            (self.hpa or {}).get("spec") or {}).get("minReplicas")
+        body = build_primary_deployment(self.target, tracked_pairs(self.tracked),
+                                        owner_reference(self.canary_obj), min_replicas)
+        self.primary = self._create(self.deployments, body)
+        return True
+
+    def ensure_services(self):
+        resource = self._resource("v1", "Service")
+        for desired in build_services(self.canary, self.target,
+                                      owner_reference(self.canary_obj)):
+            name = desired["metadata"]["name"]
+            current = get_object(resource, self.namespace, name)
+            if current is None:
+                self._create(resource, desired)
+                continue
+            if not _service_drifted(current, desired):
+                continue
+            self._record("Service", name, "updated", {"spec": current.get("spec")},
+                         {"spec": desired["spec"]})
+            if self.check_mode:
+                continue
+
+            def mutate(obj, desired=desired):
+                if not _service_drifted(obj, desired):
+                    return None
+                obj["spec"]["selector"] = desired["spec"]["selector"]
+                obj["spec"]["ports"] = desired["spec"]["ports"]
+                return obj
+
+            replace_with_retry(resource, self.namespace, name, mutate)
+
+    def ensure_traefik_service(self):
+        if self.route_plan.exists:
+            return
+        self._record("TraefikService", self.route.name, "created", None,
+                     {"spec": self.route_plan.desired_spec})
+        apply_route(self.route_plan, check_mode=self.check_mode)
+
+    def ensure_primary_hpa(self):
+        if self.hpa is None:
+            return
+        desired = build_primary_hpa(self.hpa, primary_name(self.canary["target"]["name"]),
+                                    self.canary["autoscaler"]["primary_scaler_replicas"],
+                                    owner_reference(self.canary_obj))
+        name = desired["metadata"]["name"]
+        current = get_object(self.hpa_resource, self.namespace, name)
+        if current is None:
+            self._create(self.hpa_resource, desired)
+            return
+        if (current.get("spec") or {}) == desired["spec"]:
+            return
+        self._record("HorizontalPodAutoscaler", name, "updated", {"spec": current.get("spec")},
+                     {"spec": desired["spec"]})
+        if self.check_mode:
+            return
+
+        def mutate(obj):
+            if obj.get("spec") == desired["spec"]:
+                return None
+            obj["spec"] = desired["spec"]
+            return obj
+
+        replace_with_retry(self.hpa_resource, self.namespace, name, mutate)
+
+    def wait_for_primary(self):
+        deadline = self.clock() + self.timeout
+        threshold = self.canary["analysis"].get("primary_ready_threshold", 100)
+        name = primary_name(self.canary["target"]["name"])
+        while True:
+            primary = get_object(self.deployments, self.namespace, name) or {}
+            done, message = rollout_progress(primary)
+            wanted = (primary.get("spec") or {}).get("replicas", 1) or 0
+            available = ((primary.get("status") or {}).get("availableReplicas") or 0)
+            if done or (wanted and threshold < 100 and available * 100 >= wanted * threshold):
+                return
+            if self.clock() >= deadline:
+                raise DeliveryError(
+                    "Primary Deployment {0}/{1} was not ready within {2}s "
+                    "(progressDeadlineSeconds): {3}; the target was left running".format(
+                        self.namespace, name, self.timeout, message))
+            self.sleep(POLL_SECONDS)
+
+    def scale_target_to_zero(self):
+        if ((self.target.get("spec") or {}).get("replicas")) == 0:
+            return
+        self._record("Deployment", self.canary["target"]["name"], "scaled to 0",
+                     {"replicas": self.target["spec"].get("replicas")}, {"replicas": 0})
+        if self.check_mode:
+            return
+
+        def scale(obj):
+            if obj["spec"].get("replicas") == 0:
+                return None
+            obj["spec"]["replicas"] = 0
+            return obj
+
+        replace_with_retry(self.deployments, self.namespace, self.canary["target"]["name"], scale)
+
+    def _write_status(self, changes):
+        if self.canary_obj is None:
+            if self.check_mode:
+                self._record("Canary", self.canary["name"], "status", None, changes)
+            return
+        changed, before, after = write_status(
+            self.client, self.namespace, self.canary["name"], changes,
+            target_kind=self.canary["target"]["kind"], check_mode=self.check_mode)
+        if changed:
+            self._record("Canary", self.canary["name"], "status", before, after)
+            if not self.check_mode:
+                self.canary_obj["status"] = after
+
+    def finish(self):
+        status = (self.canary_obj or {}).get("status") or {}
+        if status.get("phase") in INITIALISED_PHASES and status.get("lastPromotedSpec"):
+            return False
+        if not self.check_mode:
+            self.wait_for_primary()
+        self.scale_target_to_zero()
+        self._write_status({
+            "phase": "Initialized", "canaryWeight": 0, "failedChecks": 0, "iterations": 0,
+            "lastAppliedSpec": self.revision, "lastPromotedSpec": self.revision,
+            "trackedConfigs": self.tracked,
+        })
+        if self.canary_obj is not None:
+            event_type, message = event_message("initialized", self.canary)
+            if not self.check_mode:
+                emit_event(self.client, self.canary_obj, message, event_type)
+        return True
+
+    def run(self):
+        self.read_inputs()
+        self.register_canary()
+        self.mark_initializing()
+        self.ensure_config_copies()
+        self.ensure_primary()
+        self.ensure_services()
+        self.ensure_traefik_service()
+        self.ensure_primary_hpa()
+        initialized_now = self.finish()
+        primary = self.primary or {}
+        return {
+            "changed": bool(self.changes),
+            "initialized_now": initialized_now,
+            "revision": self.revision,
+            "tracked_configs": self.tracked,
+            "traefik_api_version": self.route_plan.api_version,
+            "primary_replicas": (primary.get("spec") or {}).get("replicas"),
+            "objects": self.changes,
+            "diff": {"before": self.diff_before, "after": self.diff_after},
+        }
+
+
+def initialise(client, canary, manifest=None, traefik_api_version=None, check_mode=False,
+               timeout=None):
+    """Create what a Canary needs; see the module docs of canary_init for the result."""
+    return Initialiser(client, canary, manifest=manifest,
+                       traefik_api_version=traefik_api_version, check_mode=check_mode,
+                       timeout=timeout).run()

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Flagger MetricTemplate support: reading the manifest and rendering its query safely.
+
+Flagger renders queries with Go templates; we accept the same ``{{ name }}`` placeholders but
+substitute them ourselves, so a template can never execute code, and every value is checked
+against a strict pattern first, so nothing a user passes can change the PromQL around it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    is_dns_label,
+)
+
+METRIC_TEMPLATE_API_VERSION = "flagger.app/v1beta1"
+SUPPORTED_PROVIDERS = ("prometheus",)
+
+# Values that are Kubernetes names: must be DNS labels.
+NAME_VARIABLES = ("name", "namespace", "target", "service", "ingress", "route")
+DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+# Letters, digits and a few separators: enough for label values such as "GET", "/api/v1" or
+# "2.5", never a quote, brace, bracket, parenthesis, comma or operator that could end a string or
+# add a selector.
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]{0,253}$")
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
+EXPRESSION = re.compile(r"^\s*(variables\.)?([A-Za-z_][A-Za-z0-9_-]*)\s*$")
+
+
+def validate_interval(value, field="interval"):
+    if not isinstance(value, str) or not DURATION.match(value):
+        raise InvalidInput(
+            "{0} must be a Prometheus duration such as 30s, 1m or 1h30m; got {1!r}".format(
+                field, value))
+    return value
+
+
+def validate_variables(variables):
+    """Check user-supplied ``variables.X`` values; returns them as strings."""
+    checked = {}
+    for key, value in (variables or {}).items():
+        if not isinstance(key, str) or not VARIABLE_NAME.match(key):
+            raise InvalidInput(
+                "template variable names must be letters, digits, '_' or '-'; got {0!r}".format(
+                    key))
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise InvalidInput(
+                "template variable {0} must be a string or number; got {1!r}".format(key, value))
+        text = str(value)
+        if not SAFE_VALUE.match(text):
+            raise InvalidInput(
+                "template variable {0} may only contain letters, digits and _ . : / @ + - "
+                "(at most 253 characters); got {1!r}".format(key, text))
+        checked[key] = text
+    return checked
+
+
+def render_query(query, context, variables=None):
+    """Substitute ``{{ name }}`` and ``{{ variables.X }}`` placeholders in ``query``.
+
+    ``context`` maps the built-in names (name, namespace, target, service, ingress, route,
+    interval) to values; None means "not given". Every placeholder must be known and have a
+    value; anything else in braces is refused rather than passed through.
+    """
+    variables = validate_variables(variables)
+    values = {}
+    for key, value in context.items():
+        if value is None:
+            continue
+        if key == "interval":
+            validate_interval(value)
+        elif key in NAME_VARIABLES and not is_dns_label(value):
+            raise InvalidInput(
+                "{0} must be a DNS label (lowercase letters, digits and '-', at most 63 "
+                "characters) to be used in a query; got {1!r}".format(key, value))
+        values[key] = value
+
+    def substitute(match):
+        expression = EXPRESSION.match(match.group(1))
+        if not expression:
+            raise InvalidInput(
+                "unsupported template expression {0}; only {{{{ name }}}}, {{{{ namespace }}}}, "
+                "{{{{ target }}}}, {{{{ service }}}}, {{{{ ingress }}}}, {{{{ route }}}}, "
+                "{{{{ interval }}}} and {{{{ variables.X }}}} are allowed".format(match.group(0)))
+        is_variable, key = expression.group(1), expression.group(2)
+        if is_variable:
+            if key not in variables:
+                raise InvalidInput(
+                    "unknown template variable variables.{0}: give it a value in "
+                    "template_variables (known: {1})".format(
+                        key, ", ".join(sorted(variables)) or "none"))
+            return variables[key]
+        if key not in NAME_VARIABLES + ("interval",):
+            raise InvalidInput(
+                "unknown template variable {0}; known variables are {1} and variables.X".format(
+                    key, ", ".join(NAME_VARIABLES + ("interval",))))
+        if key not in values:
+            raise InvalidInput(
+                "template variable {0} is used by the query but has no value; set the {0} "
+                "option".format(key))
+        return values[key]
+
+    rendered = PLACEHOLDER.sub(substitute, query)
+    if "{{" in rendered or "}}" in rendered:
+        raise InvalidInput("the query has an unterminated template expression: {0}".format(query))
+    return rendered
+
+
+class MetricTemplate(object):
+    """The parts of a Flagger MetricTemplate we use."""
+
+    def __init__(self, name, namespace, query, provider_type, address=None, secret_ref=None,
+                 insecure_skip_verify=False):
+        self.name = name
+        self.namespace = namespace
+        self.query = query
+        self.provider_type = provider_type
+        self.address = address
+        self.secret_ref = secret_ref
+        self.insecure_skip_verify = insecure_skip_verify
+
+
+def parse_metric_template(manifest, source="template"):
+    """Validate a MetricTemplate manifest (a dict) and return a MetricTemplate."""
+    if not isinstance(manifest, dict):
+        raise InvalidInput("{0} must be a MetricTemplate mapping; got {1}".format(
+            source, type(manifest).__name__))
+    kind = manifest.get("kind")
+    api_version = manifest.get("apiVersion")
+    if kind != "MetricTemplate" or api_version != METRIC_TEMPLATE_API_VERSION:
+        raise InvalidInput(
+            "{0} must be a {1} MetricTemplate; got apiVersion={2!r} kind={3!r}".format(
+                source, METRIC_TEMPLATE_API_VERSION, api_version, kind))
+    metadata = manifest.get("metadata") or {}
+    spec = manifest.get("spec") or {}
+    query = spec.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("{0} has no spec.query".format(source))
+    provider = spec.get("provider") or {}
+    provider_type = provider.get("type", "prometheus")
+    if provider_type not in SUPPORTED_PROVIDERS:
+        raise InvalidInput(
+            "{0} uses spec.provider.type {1!r}; supported: {2}".format(
+                source, provider_type, ", ".join(SUPPORTED_PROVIDERS)))
+    secret_ref = provider.get("secretRef") or None
+    if secret_ref is not None and not is_dns_label(secret_ref.get("name")):
+        raise InvalidInput("{0} spec.provider.secretRef.name must be a Secret name; got {1!r}".format(
+            source, secret_ref.get("name")))
+    return MetricTemplate(
+        name=metadata.get("name"),
+        namespace=metadata.get("namespace"),
+        query=query,
+        provider_type=provider_type,
+        address=provider.get("address"),
+        secret_ref=secret_ref,
+        insecure_skip_verify=bool(provider.get("insecureSkipVerify", False)),
+    )

@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The module base class: kubernetes.core's module wrapper plus one place that turns our
+exceptions into ``fail_json`` and honours ``--diff``."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import (
+    AnsibleK8SModule,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    CoreException,
+    k8s_auth_argument_spec,
+)
+
+
+class DeliveryModule(AnsibleK8SModule):
+    @staticmethod
+    def k8s_argument_spec():
+        return k8s_auth_argument_spec()
+
+    def run(self, work):
+        """Call ``work(self)`` and exit with its result dict.
+
+        A ``diff`` key in the result is only returned when the user asked for ``--diff``.
+        """
+        try:
+            result = work(self)
+        except DeliveryError as exc:
+            self.fail_json(msg=str(exc), **exc.details)
+        except CoreException as exc:
+            self.fail_from_exception(exc)
+        diff = result.pop("diff", None)
+        if self._diff and diff is not None:
+            result["diff"] = diff
+        self.exit_json(**result)

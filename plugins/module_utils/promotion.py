@@ -1,0 +1,241 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Promotion: the canary's pod template and configuration become the primary's, then all
+traffic goes to the primary and the canary is scaled to zero.
+
+Everything that can be refused (missing Deployments, missing ConfigMaps/Secrets, a foreign
+TraefikService) is checked before the first write. Routing changes only after the primary has
+rolled out, so a primary that never becomes ready leaves traffic where it was.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+    InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    create_object,
+    get_object,
+    get_resource,
+    replace_with_retry,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    require_dns_label,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
+    Route,
+    apply_route,
+    plan_route,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
+    config_content,
+    config_copy,
+    config_checksum,
+    config_references,
+    container_images,
+    primary_name,
+    primary_pod_template,
+    rollout_progress,
+)
+
+POLL_SECONDS = 1.0
+
+
+class Promotion(object):
+    def __init__(self, client, namespace, name, timeout, route, clock=time.monotonic,
+                 sleep=time.sleep, route_traffic=True, scale_down=True):
+        self.client = client
+        self.namespace = require_dns_label("namespace", namespace)
+        self.name = require_dns_label("name", name)
+        self.primary = primary_name(name)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise InvalidInput("timeout must be a positive number of seconds; got {0!r}".format(timeout))
+        self.timeout = timeout
+        self.route = route
+        # stepWeightPromotion moves traffic back in steps after the primary rolled out, so the
+        # caller can keep routing and the canary as they are and finish them later.
+        self.route_traffic = route_traffic
+        self.scale_down = scale_down
+        self.clock = clock
+        self.sleep = sleep
+        self.deployments = get_resource(client, "apps/v1", "Deployment")
+        self.resources = {
+            "ConfigMap": get_resource(client, "v1", "ConfigMap"),
+            "Secret": get_resource(client, "v1", "Secret"),
+        }
+        self.actions = []
+        self.timings = {}
+
+    def _ref(self, name):
+        return "{0}.{1}".format(name, self.namespace)
+
+    def _read_deployment(self, name, role):
+        obj = get_object(self.deployments, self.namespace, name)
+        if obj is None:
+            hint = "" if role == "canary" else "; initialise the canary first so the primary exists"
+            raise DeliveryError("Deployment {0}/{1} ({2}) not found{3}".format(
+                self.namespace, name, role, hint))
+        return obj
+
+    def _plan_configs(self, canary_template):
+        """Find the configs to track and the copies that need writing."""
+        tracked, writes, sources = set(), [], {}
+        for (kind, name), optional in sorted(config_references(canary_template.get("spec") or {}).items()):
+            source = get_object(self.resources[kind], self.namespace, name)
+            if source is None:
+                if optional:
+                    continue
+                raise DeliveryError(
+                    "{0} {1}/{2}, referenced by the canary's pod template, not found".format(
+                        kind, self.namespace, name))
+            tracked.add((kind, name))
+            sources[(kind, name)] = source
+            wanted = config_copy(source, kind)
+            current = get_object(self.resources[kind], self.namespace, wanted["metadata"]["name"])
+            if current is None or config_content(current) != config_content(wanted):
+                writes.append((kind, wanted, current))
+        return tracked, writes, (config_checksum(sources) if sources else None)
+
+    def _write_config(self, kind, wanted, current):
+        resource = self.resources[kind]
+        name = wanted["metadata"]["name"]
+        if current is None:
+            create_object(resource, self.namespace, wanted)
+            return
+
+        def mutate(obj):
+            if config_content(obj) == config_content(wanted):
+                return None
+            for key in ("data", "binaryData"):
+                obj.pop(key, None)
+                if wanted.get(key) is not None:
+                    obj[key] = wanted[key]
+            return obj
+
+        replace_with_retry(resource, self.namespace, name, mutate)
+
+    def _write_configs(self, writes):
+        for kind, wanted, current in writes:
+            self._write_config(kind, wanted, current)
+
+    def _wait_for_primary(self):
+        deadline = self.clock() + self.timeout
+        while True:
+            done, message = rollout_progress(self._read_deployment(self.primary, "primary"))
+            if done:
+                return message
+            if self.clock() >= deadline:
+                raise DeliveryError(
+                    "primary Deployment {0}/{1} did not finish its rollout within {2}s ({3}); "
+                    "traffic routing was left unchanged and the canary was not scaled down".format(
+                        self.namespace, self.primary, _seconds(self.timeout), message),
+                    timings=self.timings, actions=self.actions)
+            self.sleep(POLL_SECONDS)
+
+    def _timed(self, key, func, *args):
+        start = self.clock()
+        try:
+            return func(*args)
+        finally:
+            self.timings[key] = round(self.clock() - start, 3)
+
+    def run(self, check_mode=False):
+        started = self.clock()
+        canary = self._read_deployment(self.name, "canary")
+        primary = self._read_deployment(self.primary, "primary")
+        canary_template = (canary.get("spec") or {}).get("template") or {}
+        selector = ((primary.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        tracked, config_writes, checksum = self._plan_configs(canary_template)
+        desired_template = primary_pod_template(canary_template, selector, tracked, checksum)
+        current_template = (primary.get("spec") or {}).get("template") or {}
+        template_changed = current_template != desired_template
+        route_plan = plan_route(self.client, self.route, 0)
+        route_changed = route_plan.changed and self.route_traffic
+        weights_after = route_plan.weights if self.route_traffic else route_plan.previous
+        canary_replicas = (canary.get("spec") or {}).get("replicas", 1)
+        if not self.scale_down:
+            canary_replicas = 0
+
+        changed = bool(template_changed or config_writes or route_changed or canary_replicas)
+        result = {
+            "changed": changed,
+            "primary": {"name": self.primary, "images": container_images(desired_template)},
+            "configs": sorted("{0}/{1}".format(kind, primary_name(name)) for kind, name in tracked),
+            "weights": weights_after,
+            "previous_weights": route_plan.previous,
+            "diff": {
+                "before": {
+                    "primary_template": current_template,
+                    "weights": route_plan.previous,
+                    "canary_replicas": canary_replicas,
+                },
+                "after": {
+                    "primary_template": desired_template,
+                    "weights": weights_after,
+                    "canary_replicas": 0,
+                },
+            },
+        }
+        if not changed or check_mode:
+            result["actions"] = []
+            result["timings"] = {}
+            return result
+
+        if config_writes:
+            self.actions.append("Copying {0} to the primary's copies".format(", ".join(
+                "{0} {1}".format(kind, wanted["metadata"]["name"]) for kind, wanted, _current in config_writes)))
+            self._timed("configs", self._write_configs, config_writes)
+        if template_changed:
+            self.actions.append("Copying {0} template spec to {1}".format(
+                self._ref(self.name), self._ref(self.primary)))
+
+            def set_template(obj):
+                fresh_selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+                wanted = primary_pod_template(canary_template, fresh_selector, tracked, checksum)
+                if obj["spec"].get("template") == wanted:
+                    return None
+                obj["spec"]["template"] = wanted
+                return obj
+
+            self._timed("primary_update", replace_with_retry, self.deployments, self.namespace,
+                        self.primary, set_template)
+        self.actions.append("Waiting for {0} rollout to finish".format(self._ref(self.primary)))
+        self.actions.append(self._timed("primary_rollout", self._wait_for_primary))
+        if route_changed:
+            self.actions.append("Routing all traffic to primary")
+            self._timed("routing", apply_route, route_plan)
+        if canary_replicas:
+            self.actions.append("Scaling down {0}".format(self._ref(self.name)))
+
+            def scale_to_zero(obj):
+                if obj["spec"].get("replicas") == 0:
+                    return None
+                obj["spec"]["replicas"] = 0
+                return obj
+
+            self._timed("canary_scale_down", replace_with_retry, self.deployments, self.namespace,
+                        self.name, scale_to_zero)
+        self.timings["total"] = round(self.clock() - started, 3)
+        result["actions"] = self.actions
+        result["timings"] = self.timings
+        return result
+
+
+def _seconds(value):
+    return int(value) if float(value) == int(value) else value
+
+
+def promote(client, namespace, name, timeout, traefik_service=None, primary_service=None,
+            canary_service=None, port=None, api_version=None, check_mode=False,
+            route_traffic=True, scale_down=True):
+    route = Route(namespace, traefik_service or name, primary_service=primary_service or
+                  primary_name(name), canary_service=canary_service or "{0}-canary".format(name),
+                  port=port, api_version=api_version)
+    return Promotion(client, namespace, name, timeout, route, route_traffic=route_traffic,
+                     scale_down=scale_down).run(check_mode=check_mode)

@@ -1,0 +1,446 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Canary status, Kubernetes Events in Flagger's words, and revision checksums.
+
+Status is a small explicit record kept where Flagger keeps it (the Canary's status
+subresource), so ``kubectl get canaries`` and ``kubectl describe canary/X`` read as users of
+Flagger expect. Event wording lives in EVENT_TEMPLATES and nowhere else.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import datetime
+import hashlib
+import json
+import time
+
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+    InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
+    config_content,
+    config_references,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    ConflictError,
+    CONFLICT_RETRIES,
+    DynamicApiError,
+    api_error_message,
+    get_object,
+    get_resource,
+)
+
+CANARY_API_VERSION = "flagger.app/v1beta1"
+EVENT_SOURCE = "progressive-delivery"
+# Flagger's opt-out annotation: a ConfigMap/Secret carrying it is neither tracked nor copied.
+TRACKING_ANNOTATION = "flagger.app/config-tracking"
+EVENT_REASON = "Synced"
+
+PHASES = (
+    "Initializing", "Initialized", "Waiting", "Progressing", "WaitingPromotion", "Promoting",
+    "Finalising", "Succeeded", "Failed", "Terminating",
+)
+STATUS_FIELDS = ("phase", "canaryWeight", "failedChecks", "iterations", "lastAppliedSpec",
+                 "lastPromotedSpec", "trackedConfigs")
+
+# The words Flagger uses, keyed by what happened. ``{canary}`` is ``name.namespace`` of the
+# Canary, ``{target}`` of the target Deployment, ``{primary}`` of its primary copy.
+EVENT_TEMPLATES = {
+    "initialized": ("Normal", "Initialization done! {canary}"),
+    "new_revision": ("Normal", "New revision detected! Scaling up {target}"),
+    "restart_analysis": ("Normal", "New revision detected! Restarting analysis for {target}"),
+    "canary_not_ready": ("Normal", "Waiting for {target} rollout to finish: {detail}"),
+    "starting_analysis": ("Normal", "Starting canary analysis for {target}"),
+    "pre_rollout_passed": ("Normal", "Pre-rollout check {hook} passed"),
+    "pre_rollout_failed": ("Warning", "Halt {canary} advancement pre-rollout check {hook} failed "
+                                      "{detail}"),
+    "confirm_rollout_passed": ("Normal", "Confirm-rollout check {hook} passed"),
+    "waiting_approval": ("Warning", "Halt {canary} advancement waiting for approval {hook}"),
+    "waiting_traffic_increase": ("Warning", "Halt {canary} advancement waiting for traffic "
+                                            "increase approval {hook}"),
+    "waiting_promotion": ("Warning", "Halt {canary} advancement waiting for promotion approval "
+                                     "{hook}"),
+    "advance": ("Normal", "Advance {canary} canary weight {weight}"),
+    "advance_primary": ("Normal", "Advance {canary} primary weight {weight}"),
+    "halt": ("Warning", "Halt {canary} advancement {detail}"),
+    "halt_webhook": ("Warning", "Halt {canary} advancement external check {hook} failed "
+                                "{detail}"),
+    "copying": ("Normal", "Copying {target} template spec to {primary}"),
+    "primary_not_ready": ("Normal", "Waiting for {primary} rollout to finish: {detail}"),
+    "routing_to_primary": ("Normal", "Routing all traffic to primary"),
+    "promoted": ("Normal", "Promotion completed! Scaling down {target}"),
+    "promoted_skipped": ("Normal", "Promotion completed! Canary analysis was skipped for "
+                                   "{target}"),
+    "post_rollout_passed": ("Normal", "Post-rollout check {hook} passed"),
+    "post_rollout_failed": ("Warning", "Post-rollout hook {hook} failed {detail}"),
+    "rollback_threshold": ("Warning", "Rolling back {canary} failed checks threshold reached "
+                                      "{failed_checks}"),
+    "rollback_deadline": ("Warning", "Rolling back {canary} progress deadline exceeded {detail}"),
+    "rollback_manual": ("Warning", "Rolling back {canary} manual webhook invoked"),
+    "rollback_check_passed": ("Warning", "Rollback check {hook} passed"),
+    "failed": ("Warning", "Canary failed! Scaling down {target}"),
+}
+
+
+def _dotted(name, namespace):
+    return "{0}.{1}".format(name, namespace)
+
+
+def event_message(template, canary, **values):
+    """Return ``(type, message)`` for ``template`` about the normalized ``canary``.
+
+    ``values`` supply the template's own fields (weight, detail, hook, failed_checks).
+    """
+    if template not in EVENT_TEMPLATES:
+        raise InvalidInput("event template must be one of {0}; got {1!r}".format(
+            ", ".join(sorted(EVENT_TEMPLATES)), template))
+    event_type, text = EVENT_TEMPLATES[template]
+    names = {
+        "canary": _dotted(canary["name"], canary["namespace"]),
+        "target": _dotted(canary["target"]["name"], canary["namespace"]),
+        "primary": _dotted(canary["target"]["name"] + "-primary", canary["namespace"]),
+    }
+    names.update(values)
+    try:
+        return event_type, text.format(**names)
+    except KeyError as exc:
+        raise InvalidInput("event template {0} needs the value {1}".format(template, exc))
+
+
+def now_rfc3339(now=None):
+    moment = now if now is not None else time.time()
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- revisions ---------------------------------------------------------------------------
+
+def _stable_hash(value, length=16):
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def template_for_hash(pod_template):
+    """The parts of a pod template that make a revision.
+
+    ``metadata.creationTimestamp: null`` is noise some clients add to templates.
+    """
+    template = copy.deepcopy(pod_template or {})
+    metadata = template.get("metadata") or {}
+    metadata.pop("creationTimestamp", None)
+    return template
+
+
+def config_checksum(obj):
+    """Checksum of a ConfigMap's or Secret's payload (what the pods actually see)."""
+    return _stable_hash(config_content(obj))
+
+
+def config_key(kind, name):
+    """Flagger's trackedConfigs key: ``configmap/NAME`` or ``secret/NAME``."""
+    return "{0}/{1}".format(kind.lower(), name)
+
+
+def tracking_disabled(obj):
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(TRACKING_ANNOTATION) == "disabled"
+
+
+def revision_checksum(pod_template, tracked):
+    """One checksum for the target's pod template and the configs it uses.
+
+    A change to either is a new revision; this is what lastAppliedSpec and lastPromotedSpec
+    hold.
+    """
+    return _stable_hash({"template": template_for_hash(pod_template),
+                         "configs": dict(tracked or {})})
+
+
+def tracked_configs(client, namespace, pod_template):
+    """``{"configmap/NAME": checksum, "secret/NAME": checksum}`` of the configs in use.
+
+    Optional references to configs that do not exist are skipped (the pods start without
+    them); a missing mandatory one is an error, because those pods cannot start either.
+    Configs annotated ``flagger.app/config-tracking: disabled`` are not tracked.
+    """
+    spec = (pod_template or {}).get("spec") or {}
+    result = {}
+    for (kind, name), optional in sorted(config_references(spec).items()):
+        obj = get_object(get_resource(client, "v1", kind), namespace, name)
+        if obj is None:
+            if optional:
+                continue
+            raise DeliveryError("{0} {1}/{2} is referenced by the pod template but does not "
+                                "exist".format(kind, namespace, name))
+        if tracking_disabled(obj):
+            continue
+        result[config_key(kind, name)] = config_checksum(obj)
+    return result
+
+
+def tracked_pairs(tracked):
+    """``{"configmap/a": ...}`` -> ``{("ConfigMap", "a")}``, the form workload.py rewrites."""
+    kinds = {"configmap": "ConfigMap", "secret": "Secret"}
+    pairs = set()
+    for key in tracked or {}:
+        kind, _sep, name = key.partition("/")
+        pairs.add((kinds[kind], name))
+    return pairs
+
+
+# --- status ------------------------------------------------------------------------------
+
+def promoted_condition(phase, target_kind="Deployment"):
+    """The ``Promoted`` condition Flagger derives from the phase: ``(status, message)``."""
+    table = {
+        "Initializing": ("Unknown", "New {0} detected, starting initialization.".format(
+            target_kind)),
+        "Initialized": ("True", "{0} initialization completed.".format(target_kind)),
+        "Waiting": ("Unknown", "Waiting for approval."),
+        "WaitingPromotion": ("Unknown", "Waiting for approval."),
+        "Progressing": ("Unknown", "New revision detected, progressing canary analysis."),
+        "Promoting": ("Unknown", "Canary analysis completed, starting primary rolling update."),
+        "Finalising": ("Unknown", "Canary analysis completed, routing all traffic to primary."),
+        "Succeeded": ("True", "Canary analysis completed successfully, promotion finished."),
+        "Failed": ("False", "Canary analysis failed, {0} scaled to zero.".format(target_kind)),
+        "Terminating": ("Unknown", "Canary is being deleted."),
+    }
+    return table.get(phase, ("Unknown", ""))
+
+
+def _merge_condition(conditions, condition, now):
+    conditions = copy.deepcopy(conditions or [])
+    for index, current in enumerate(conditions):
+        if current.get("type") != condition["type"]:
+            continue
+        same = all(current.get(k) == condition.get(k) for k in ("status", "reason", "message"))
+        if same:
+            return conditions
+        merged = dict(current)
+        merged.update(condition)
+        merged["lastUpdateTime"] = now
+        if current.get("status") != condition["status"]:
+            merged["lastTransitionTime"] = now
+        else:
+            merged.setdefault("lastTransitionTime", current.get("lastTransitionTime") or now)
+        conditions[index] = merged
+        return conditions
+    added = dict(condition)
+    added["lastUpdateTime"] = now
+    added["lastTransitionTime"] = now
+    conditions.append(added)
+    return conditions
+
+
+def validate_status_changes(changes):
+    """Refuse bad status input before anything is written; names the field."""
+    phase = changes.get("phase")
+    if phase is not None and phase not in PHASES:
+        raise InvalidInput("phase must be one of {0}; got {1!r}".format(", ".join(PHASES), phase))
+    for key, low, high in (("canaryWeight", 0, 100), ("failedChecks", 0, None),
+                           ("iterations", 0, None)):
+        value = changes.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+                high is not None and value > high):
+            raise InvalidInput("{0} must be an integer {1}; got {2!r}".format(
+                key, "between {0} and {1}".format(low, high) if high is not None
+                else ">= {0}".format(low), value))
+    tracked = changes.get("trackedConfigs")
+    if tracked is not None and not (isinstance(tracked, dict) and all(
+            isinstance(v, str) for v in tracked.values())):
+        raise InvalidInput("trackedConfigs must be a mapping of \"kind/name\" to checksum")
+
+
+def new_status(current, changes, target_kind="Deployment", condition=None, now=None):
+    """The status after applying ``changes`` (Flagger field names) to ``current``.
+
+    A phase change moves lastTransitionTime and, unless ``condition`` is given explicitly,
+    sets the Promoted condition as Flagger derives it from the phase.
+    """
+    validate_status_changes(changes)
+    stamp = now_rfc3339(now)
+    status = copy.deepcopy(current or {})
+    for key in STATUS_FIELDS:
+        if changes.get(key) is not None:
+            status[key] = copy.deepcopy(changes[key])
+    for key in ("canaryWeight", "failedChecks", "iterations"):
+        status.setdefault(key, 0)
+    phase = changes.get("phase")
+    phase_changed = phase is not None and phase != (current or {}).get("phase")
+    if phase_changed:
+        status["lastTransitionTime"] = stamp
+    # Only a phase change re-derives the condition, so an explicit one set earlier in the same
+    # phase (for example the reason of a rollback) is kept.
+    if condition is None and phase_changed:
+        cond_status, message = promoted_condition(phase, target_kind)
+        condition = {"type": "Promoted", "status": cond_status, "reason": phase,
+                     "message": message}
+    if condition is not None:
+        condition = dict(condition)
+        condition.setdefault("type", "Promoted")
+        if condition.get("status") not in ("True", "False", "Unknown"):
+            raise InvalidInput("condition.status must be one of True, False, Unknown; got "
+                               "{0!r}".format(condition.get("status")))
+        status["conditions"] = _merge_condition(status.get("conditions"), condition, stamp)
+    return status
+
+
+def canary_resource(client):
+    return get_resource(client, CANARY_API_VERSION, "Canary")
+
+
+def read_canary(client, namespace, name):
+    """The Canary object in the cluster, or None."""
+    return get_object(canary_resource(client), namespace, name)
+
+
+def read_status(client, namespace, name):
+    obj = read_canary(client, namespace, name)
+    return (obj or {}).get("status") or {}
+
+
+def _replace_status(client, resource, body, namespace, name):
+    status_resource = (getattr(resource, "subresources", None) or {}).get("status")
+    if status_resource is not None:
+        return client.replace(status_resource, body=body, name=name, namespace=namespace)
+    # Some discovery documents omit subresources; the path is fixed by the API conventions.
+    path = "/apis/{0}/namespaces/{1}/canaries/{2}/status".format(
+        CANARY_API_VERSION, namespace, name)
+    return client.request("put", path, body=body)
+
+
+def write_status(client, namespace, name, changes, condition=None, target_kind="Deployment",
+                 check_mode=False, now=None):
+    """Write ``changes`` to the Canary's status subresource.
+
+    The write carries the resourceVersion that was read; on 409 Conflict the Canary is read
+    again and the changes re-applied to the fresh status, so concurrent writers never lose
+    each other's fields. ``changes`` may also be a function of the current status returning
+    the changes (for increments such as failedChecks + 1, computed on the freshest count).
+    Returns ``(changed, before, after)`` statuses.
+    """
+    if not callable(changes):
+        validate_status_changes(changes)
+    resource = canary_resource(client)
+    for attempt in range(CONFLICT_RETRIES):
+        obj = get_object(resource, namespace, name)
+        if obj is None:
+            raise DeliveryError("Canary {0}/{1} not found; register it first (canary_init does "
+                                "this for a Canary given as a file)".format(namespace, name))
+        before = obj.get("status") or {}
+        wanted = changes(copy.deepcopy(before)) if callable(changes) else changes
+        after = new_status(before, wanted, target_kind=target_kind, condition=condition, now=now)
+        if after == before:
+            return False, before, before
+        if check_mode:
+            return True, before, after
+        body = copy.deepcopy(obj)
+        body["status"] = after
+        try:
+            result = _replace_status(client, resource, body, namespace, name)
+            written = result.to_dict() if hasattr(result, "to_dict") else result
+            return True, before, (written or {}).get("status", after)
+        except ConflictError:
+            time.sleep(0.05 * (attempt + 1))
+        except DynamicApiError as exc:
+            raise DeliveryError(api_error_message(
+                exc, "update the status of Canary {0}/{1}".format(namespace, name)))
+    raise DeliveryError("Failed to update the status of Canary {0}/{1}: it kept changing "
+                        "(409 Conflict {2} times)".format(namespace, name, CONFLICT_RETRIES))
+
+
+# --- events ------------------------------------------------------------------------------
+
+def _involved_object(canary_obj):
+    metadata = canary_obj.get("metadata") or {}
+    return {
+        "apiVersion": CANARY_API_VERSION,
+        "kind": "Canary",
+        "name": metadata.get("name"),
+        "namespace": metadata.get("namespace"),
+        "uid": metadata.get("uid"),
+    }
+
+
+def _same_event(event, involved, event_type, reason, message):
+    obj = event.get("involvedObject") or {}
+    return (obj.get("uid") == involved["uid"] and obj.get("kind") == "Canary"
+            and event.get("reason") == reason and event.get("type") == event_type
+            and event.get("message") == message
+            and (event.get("source") or {}).get("component") == EVENT_SOURCE)
+
+
+def _list_events(resource, namespace, involved):
+    try:
+        found = resource.get(namespace=namespace,
+                             field_selector="involvedObject.uid={0}".format(involved["uid"]))
+    except DynamicApiError:
+        # Not every API server indexes events by involvedObject; filter on our side then.
+        found = resource.get(namespace=namespace)
+    return list(found.to_dict().get("items") or [])
+
+
+def emit_event(client, canary_obj, message, event_type="Normal", reason=EVENT_REASON,
+               check_mode=False, now=None):
+    """Record a core/v1 Event about the Canary, aggregating repeats as Kubernetes does.
+
+    An identical event (same Canary, type, reason and message) gets its count raised and
+    lastTimestamp moved instead of a new object, so ``kubectl describe`` shows ``(x3 over 1m)``.
+    Returns the Event as written (or as it would be, in check mode).
+    """
+    if event_type not in ("Normal", "Warning"):
+        raise InvalidInput("event type must be Normal or Warning; got {0!r}".format(event_type))
+    involved = _involved_object(canary_obj)
+    namespace = involved["namespace"]
+    stamp = now_rfc3339(now)
+    resource = get_resource(client, "v1", "Event")
+    for attempt in range(CONFLICT_RETRIES):
+        existing = [e for e in _list_events(resource, namespace, involved)
+                    if _same_event(e, involved, event_type, reason, message)]
+        try:
+            if existing:
+                event = sorted(existing, key=lambda e: e.get("lastTimestamp") or "")[-1]
+                event["count"] = int(event.get("count") or 1) + 1
+                event["lastTimestamp"] = stamp
+                if check_mode:
+                    return event
+                return resource.replace(body=event, namespace=namespace,
+                                        name=event["metadata"]["name"]).to_dict()
+            moment = now if now is not None else time.time()
+            event = {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {
+                    # client-go names events <object>.<hex nanoseconds>; we do the same.
+                    "name": "{0}.{1:x}".format(involved["name"], int(moment * 1e9) + attempt),
+                    "namespace": namespace,
+                },
+                "involvedObject": involved,
+                "reason": reason,
+                "message": message,
+                "type": event_type,
+                "count": 1,
+                "firstTimestamp": stamp,
+                "lastTimestamp": stamp,
+                "source": {"component": EVENT_SOURCE},
+            }
+            if check_mode:
+                return event
+            return resource.create(body=event, namespace=namespace).to_dict()
+        except ConflictError:
+            time.sleep(0.05 * (attempt + 1))
+        except DynamicApiError as exc:
+            if getattr(exc, "status", None) == 409:
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            raise DeliveryError(api_error_message(
+                exc, "record an event for Canary {0}/{1}".format(namespace, involved["name"])))
+    raise DeliveryError("Failed to record an event for Canary {0}/{1}: 409 Conflict {2} "
+                        "times".format(namespace, involved["name"], CONFLICT_RETRIES))

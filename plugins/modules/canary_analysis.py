@@ -1,0 +1,364 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_analysis
+short_description: One analysis tick of a canary at a given weight, as Flagger's scheduler runs it
+version_added: 0.1.0
+author:
+  - Progressive Delivery maintainers (@progressive-delivery)
+description:
+  - Waits O(wait) seconds (one analysis interval) so the metrics reflect the current weight, then
+    checks that the target Deployment is still the revision under analysis, runs the Canary's
+    C(rollout) webhooks and evaluates every metric of C(spec.analysis.metrics) exactly once.
+  - Metrics are evaluated by the same code as P(progressive.delivery.metric_check#module).
+    Built-in C(request-success-rate) and C(request-duration) are keyed by the canary Service
+    (C(<service>-canary)) and its port, C(templateRef) MetricTemplates are read from the cluster,
+    inline C(query) metrics are rendered the same way.
+  - When every check passed, the Canary's C(confirm-traffic-increase) hooks are asked; a closed
+    gate holds the weight without counting a failed check (RV(waiting)).
+  - Before that, the Canary's C(rollback) hooks are asked, as Flagger does on every tick; when one
+    passes, nothing is measured and RV(rollback_requested) is true.
+  - A passing tick records C(canaryWeight) and one more iteration in the Canary's status.
+  - A failing tick (a failed rollout hook, a metric out of range, no data, or a provider error)
+    adds one to C(status.failedChecks), which is cumulative for the whole analysis as in Flagger,
+    and records a Warning Event such as C(Halt podinfo.test advancement success rate 53.42% < 99%).
+    The count is read and written back guarded by the Canary's resourceVersion, so the cluster
+    stays the source of truth.
+  - Designed for C(until)/C(retries) loops; see the examples.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Metrics are queried (read only), but nothing is waited for, no webhook is called and
+      neither status nor events are written; RV(failed_checks) is the predicted count.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: Every tick is a new measurement and counts towards the analysis.
+options:
+  canary:
+    description:
+      - The Canary, as returned by P(progressive.delivery.canary_info#module) in its C(canary)
+        result, or as a C(flagger.app/v1beta1) Canary manifest.
+      - The Canary must also exist in the cluster, because its status holds the failed checks.
+      - Mutually exclusive with O(name).
+    type: dict
+  name:
+    description:
+      - Name of a Canary to read from the cluster. Requires O(namespace).
+    type: str
+  namespace:
+    description:
+      - Namespace of the Canary.
+    type: str
+  weight:
+    description:
+      - The canary weight being analysed, in percent (0-100). Recorded as C(status.canaryWeight)
+        when the tick passes.
+    type: int
+    required: true
+  wait:
+    description:
+      - Seconds to wait before measuring, usually the Canary's analysis interval. Not waited in
+        check mode.
+    type: float
+    default: 0
+  revision:
+    description:
+      - The revision under analysis (C(revision) from P(progressive.delivery.canary_info#module)).
+      - When given and the target's pod template or tracked configs no longer match it, nothing is
+        measured or counted and RV(revision_changed) is true, so the analysis can restart.
+    type: str
+  prometheus:
+    description:
+      - Where to query metrics that do not name their own provider.
+      - A MetricTemplate whose C(spec.provider) sets an address or a C(secretRef) is queried there.
+        Other metrics use this option, then the Canary's C(spec.metricsServer), then the
+        E(PROMETHEUS_URL) environment variable.
+      - The suboptions are those of O(progressive.delivery.metric_check#module:provider).
+    type: dict
+    default: {}
+    suboptions:
+      type:
+        description: Provider type. Only C(prometheus) is supported.
+        type: str
+        choices: [prometheus]
+        default: prometheus
+      address:
+        description: Base URL of the provider, for example C(http://prometheus.monitoring:9090).
+        type: str
+      bearer_token:
+        description: Token sent in the C(Authorization) header as C(Bearer <token>).
+        type: str
+      username:
+        description: User name for HTTP basic authentication.
+        type: str
+      password:
+        description: Password for HTTP basic authentication.
+        type: str
+      ca_cert:
+        description: Path to a CA bundle used to verify the provider's TLS certificate.
+        type: path
+      validate_certs:
+        description: Whether to verify the provider's TLS certificate.
+        type: bool
+      timeout:
+        description: Seconds to wait for the provider's answer.
+        type: float
+        default: 10
+      headers:
+        description: Extra HTTP headers sent with every query; never logged.
+        type: dict
+  confirm_traffic_increase:
+    description:
+      - Ask the Canary's C(confirm-traffic-increase) hooks after the checks passed, so a closed
+        gate holds the weight (RV(waiting)) without counting a failed check.
+      - Set it to false when the playbook asks that gate itself before it shifts traffic.
+    type: bool
+    default: true
+  cluster_url_access:
+    description:
+      - How webhooks reach URLs that name a cluster Service; see
+        O(progressive.delivery.canary_webhook#module:cluster_url_access).
+    type: str
+    choices: [auto, api_proxy, direct]
+    default: auto
+notes:
+  - When the failed checks already reached the threshold, the tick returns at once with
+    RV(threshold_reached) true, as Flagger rolls back on the tick after the threshold.
+  - Each metric costs exactly one query per tick, whatever the outcome of the other checks.
+  - To stop a retry loop as soon as a rollback hook asks for it, add C(or tick.rollback_requested)
+    to its C(until) condition.
+seealso:
+  - module: progressive.delivery.metric_check
+  - module: progressive.delivery.canary_webhook
+  - module: progressive.delivery.canary_status
+requirements:
+  - python >= 3.9
+  - kubernetes >= 24.2.0
+  - requests
+"""
+
+EXAMPLES = r"""
+# One step of the analysis: analyse at weight 10 until it passes, the failed checks reach the
+# threshold (then roll back), or the target changes (then restart from weight 0). Each retry
+# waits one interval through `wait`, so `delay` stays 0.
+- name: Analyse podinfo.test at weight 10
+  progressive.delivery.canary_analysis:
+    canary: "{{ plan.canary }}"
+    weight: 10
+    wait: 10
+    revision: "{{ plan.revision }}"
+  register: tick
+  until: tick.passed or tick.threshold_reached or tick.revision_changed
+  retries: "{{ plan.canary.analysis.threshold }}"
+  delay: 0
+
+- name: Roll back when the analysis failed
+  ansible.builtin.fail:
+    msg: "{{ tick.msg }}"
+  when: tick.threshold_reached
+
+- name: Analyse a Canary read from the cluster, with Prometheus given explicitly
+  progressive.delivery.canary_analysis:
+    name: podinfo
+    namespace: test
+    weight: 50
+    wait: "{{ plan.canary.analysis.interval_seconds }}"
+    prometheus:
+      address: http://prometheus.monitoring:9090
+      bearer_token: "{{ prometheus_token }}"
+"""
+
+RETURN = r"""
+passed:
+  description: Whether every rollout hook and metric passed and no gate held the weight.
+  returned: always
+  type: bool
+  sample: true
+failed_checks:
+  description: The Canary's cumulative failed checks after this tick.
+  returned: always
+  type: int
+  sample: 1
+threshold:
+  description: The Canary's C(spec.analysis.threshold).
+  returned: always
+  type: int
+  sample: 3
+threshold_reached:
+  description: Whether RV(failed_checks) reached the threshold; time to roll back.
+  returned: always
+  type: bool
+  sample: false
+revision_changed:
+  description: Whether the target no longer matches O(revision); nothing was measured.
+  returned: always
+  type: bool
+  sample: false
+revision:
+  description: The target's current revision, when it no longer matches O(revision).
+  returned: when RV(revision_changed) is true
+  type: str
+  sample: 9c1d52e07a4b3f60
+rollback_requested:
+  description: Whether a C(rollback) hook asked to roll back now; nothing was measured.
+  returned: always
+  type: bool
+  sample: false
+waiting:
+  description: Whether a C(confirm-traffic-increase) hook held the weight (not a failed check).
+  returned: always
+  type: bool
+  sample: false
+weight:
+  description: The weight analysed.
+  returned: always
+  type: int
+  sample: 10
+metrics:
+  description: One entry per metric of the Canary, in the Canary's order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The metric's name.
+      type: str
+      sample: request-success-rate
+    value:
+      description: The measured value; null for no data or an error.
+      type: float
+      sample: 99.85
+    passed:
+      description: Whether the value is within the threshold range.
+      type: bool
+      sample: true
+    verdict:
+      description: C(pass), C(fail), C(no_data) or C(error).
+      type: str
+      sample: pass
+    msg:
+      description: The value against the threshold, in Flagger's words.
+      type: str
+      sample: success rate 99.85% >= 99%
+    query:
+      description: The PromQL that was run.
+      type: str
+webhooks:
+  description: The rollout and confirm-traffic-increase hooks called, as in
+    P(progressive.delivery.canary_webhook#module)'s C(results).
+  returned: always
+  type: list
+  elements: dict
+events:
+  description: The Kubernetes Event messages recorded (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["Halt podinfo.test advancement success rate 53.42% < 99%"]
+msg:
+  description: One line about the tick, with the weight and each metric's value and verdict.
+  returned: always
+  type: str
+  sample: "weight 10: success rate 99.85% >= 99%, request duration 12ms <= 500ms: passed"
+"""
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
+    load_canary,
+    run_tick,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    get_dynamic_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.module import (
+    DeliveryModule,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
+    CLUSTER_URL_ACCESS,
+    HAS_REQUESTS,
+    WebhookSender,
+    hide_url_secrets,
+)
+
+
+def argument_spec():
+    spec = DeliveryModule.k8s_argument_spec()
+    spec.update(
+        canary=dict(type="dict"),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        weight=dict(type="int", required=True),
+        wait=dict(type="float", default=0),
+        revision=dict(type="str"),
+        prometheus=dict(
+            type="dict",
+            default={},
+            options=dict(
+                type=dict(type="str", choices=["prometheus"], default="prometheus"),
+                address=dict(type="str"),
+                bearer_token=dict(type="str", no_log=True),
+                username=dict(type="str"),
+                password=dict(type="str", no_log=True),
+                ca_cert=dict(type="path"),
+                validate_certs=dict(type="bool"),
+                timeout=dict(type="float", default=10),
+                headers=dict(type="dict", no_log=True),
+            ),
+        ),
+        confirm_traffic_increase=dict(type="bool", default=True),
+        cluster_url_access=dict(type="str", choices=list(CLUSTER_URL_ACCESS), default="auto"),
+    )
+    return spec
+
+
+def run(module):
+    params = module.params
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"))
+    if not 0 <= params["weight"] <= 100:
+        raise InvalidInput("weight must be an integer from 0 to 100; got {0}".format(
+            params["weight"]))
+    if params["wait"] < 0:
+        raise InvalidInput("wait must be 0 or more seconds; got {0}".format(params["wait"]))
+    client = get_dynamic_client(module)
+    canary, _obj = load_canary(params["canary"], params["name"], params["namespace"],
+                               lambda: client)
+    hide_url_secrets(module, canary["analysis"].get("webhooks"))
+    prometheus = dict((k, v) for k, v in (params["prometheus"] or {}).items() if v is not None)
+    sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
+    return run_tick(
+        client, canary, params["weight"], revision=params["revision"], wait=params["wait"],
+        prometheus=prometheus, sender=sender, check_mode=module.check_mode,
+        traffic_gate=params["confirm_traffic_increase"],
+    )
+
+
+def main():
+    module = DeliveryModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        mutually_exclusive=[("canary", "name")],
+        required_one_of=[("canary", "name")],
+        required_by={"name": "namespace"},
+    )
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

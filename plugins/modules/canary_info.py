@@ -1,0 +1,208 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_info
+short_description: Read a Flagger Canary, validate it and tell whether its target has a new revision
+version_added: 0.1.0
+author:
+  - Progressive Delivery maintainers (@progressive-delivery)
+description:
+  - Reads a C(flagger.app/v1beta1) C(Canary) from a file, from a dict or from the cluster,
+    validates it with messages that name the offending field, and returns it in normalized form
+    with Flagger's defaults filled in.
+  - Computes the revision of the target Deployment (its pod template and the ConfigMaps and
+    Secrets it uses) and compares it with the Canary's status, so a playbook knows whether a
+    release is due.
+  - Resolves the C(MetricTemplate)s the analysis references, from O(metric_template_files) first
+    and then from the cluster.
+  - Never changes anything.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  canary_file:
+    description:
+      - Path of a YAML file holding the Canary manifest (other documents in the file are ignored).
+      - Mutually exclusive with O(canary).
+    type: path
+  canary:
+    description:
+      - The Canary manifest as a dict, or the normalized Canary another module of this collection returned.
+    type: dict
+  name:
+    description:
+      - Name of a Canary object in the cluster, used when neither O(canary_file) nor O(canary) is given.
+    type: str
+  namespace:
+    description:
+      - Namespace of the Canary; also the default namespace of a manifest that has none.
+    type: str
+  metric_template_files:
+    description:
+      - YAML files holding C(MetricTemplate)s; they take precedence over objects in the cluster.
+    type: list
+    elements: path
+    default: []
+  traefik_api_version:
+    description:
+      - API group and version of Traefik's CRDs; detected from discovery when omitted.
+    type: str
+    choices:
+      - traefik.io/v1alpha1
+      - traefik.containo.us/v1alpha1
+seealso:
+  - module: progressive.delivery.canary_init
+  - module: progressive.delivery.canary_status
+requirements:
+  - python >= 3.9
+  - kubernetes >= 24.2.0
+  - PyYAML
+"""
+
+EXAMPLES = r"""
+- name: Read the Canary from its file and see whether a release is due
+  progressive.delivery.canary_info:
+    canary_file: podinfo-canary.yaml
+  register: info
+
+- name: Release only when the target changed
+  ansible.builtin.debug:
+    msg: "New revision {{ info.revision }} of {{ info.canary.target.name }}"
+  when: info.new_revision
+
+- name: Read a Canary that lives in the cluster
+  progressive.delivery.canary_info:
+    name: podinfo
+    namespace: test
+"""
+
+RETURN = r"""
+canary:
+  description: The Canary in normalized form, Flagger's defaults filled in (intervals in seconds, weight steps spelled out).
+  returned: success
+  type: dict
+  sample: {"name": "podinfo", "namespace": "test", "steps": [5, 10, 15], "service": {"name": "podinfo", "port": 80}}
+manifest:
+  description: The Canary manifest as given (or as read from the cluster).
+  returned: success
+  type: dict
+source:
+  description: Where the Canary came from.
+  returned: success
+  type: str
+  sample: file
+status:
+  description: The Canary's status in the cluster; empty when it has none yet.
+  returned: success
+  type: dict
+  sample: {"phase": "Succeeded", "canaryWeight": 0, "lastPromotedSpec": "3f0e9c1d2b7a4c55"}
+revision:
+  description: Checksum of the target's pod template and tracked configs; null when the target does not exist.
+  returned: success
+  type: str
+  sample: 3f0e9c1d2b7a4c55
+tracked_configs:
+  description: Checksums of the ConfigMaps and Secrets the target uses, keyed C(configmap/NAME) or C(secret/NAME).
+  returned: success
+  type: dict
+  sample: {"configmap/podinfo-config": "a1b2c3d4e5f60718"}
+new_revision:
+  description:
+    - Whether the target runs a revision that still needs an analysis; false before initialisation.
+    - True when the revision differs from C(status.lastPromotedSpec), unless that same revision
+      is already being analysed (phase Progressing, Waiting, WaitingPromotion, Promoting, Finalising)
+      or already failed.
+  returned: success
+  type: bool
+in_progress:
+  description: Whether an analysis of this same revision was under way (for resuming).
+  returned: success
+  type: bool
+failed_revision:
+  description: Whether this revision was already rolled back (Flagger waits for a new one).
+  returned: success
+  type: bool
+initialized:
+  description: Whether the primary Deployment exists.
+  returned: success
+  type: bool
+target_exists:
+  description: Whether the target Deployment exists.
+  returned: success
+  type: bool
+registered:
+  description: Whether the Canary exists as an object in the cluster (where its status and events live).
+  returned: success
+  type: bool
+traefik_api_version:
+  description: API group and version of Traefik's CRDs; null when the cluster serves none.
+  returned: success
+  type: str
+  sample: traefik.io/v1alpha1
+metric_templates:
+  description: The MetricTemplate manifests the analysis references, keyed C(namespace/name).
+  returned: success
+  type: dict
+warnings_fields:
+  description: Flagger fields that were accepted but are ignored with Traefik.
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_state import (
+    describe_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
+    canary_argument_spec,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    get_dynamic_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.module import (
+    DeliveryModule,
+)
+
+
+def argument_spec():
+    spec = DeliveryModule.k8s_argument_spec()
+    spec.update(canary_argument_spec())
+    spec.update(
+        metric_template_files=dict(type="list", elements="path", default=[]),
+        traefik_api_version=dict(type="str", choices=["traefik.io/v1alpha1",
+                                                      "traefik.containo.us/v1alpha1"]),
+    )
+    return spec
+
+
+def run(module):
+    client = get_dynamic_client(module)
+    result = describe_canary(client, module.params)
+    for warning in result["canary"].get("warnings") or []:
+        module.warn(warning)
+    result["changed"] = False
+    return result
+
+
+def main():
+    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
+                            mutually_exclusive=[("canary_file", "canary")])
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

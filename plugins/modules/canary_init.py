@@ -1,0 +1,189 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_init
+short_description: Create the primary Deployment, Services, TraefikService and HPA a Flagger Canary needs
+version_added: 0.1.0
+author:
+  - Progressive Delivery maintainers (@progressive-delivery)
+description:
+  - Does what Flagger does when it first sees a C(Canary), for the target Deployment C(X)
+    (Services are named after C(spec.service.name), which defaults to C(X)).
+  - Creates the primary Deployment C(X-primary), a copy of C(X) whose selector label C(app)
+    (or C(name), or C(app.kubernetes.io/name)) has the value C(<value>-primary), and whose
+    ConfigMap and Secret references point at C(-primary) copies, which are created too.
+  - Creates the ClusterIP Services C(X) (apex) and C(X-primary), which select the primary's
+    pods, and C(X-canary), which selects the target's pods; port C(spec.service.port) forwards
+    to C(spec.service.targetPort), port name C(spec.service.portName) (default C(http)).
+  - Creates the weighted TraefikService C(X) sending all traffic to C(X-primary) (the canary
+    entry is absent at weight 0); point your IngressRoute at it.
+  - With C(spec.autoscalerRef), creates the HPA C(<hpa>-primary) scaling the primary.
+  - A Canary given as a file or a dict is registered in the cluster (the Canary CRD must be
+    installed, see C(playbooks/install-crds.yml)), so that its status and events can be seen
+    with C(kubectl get canaries) and C(kubectl describe canary).
+  - Waits until the primary is ready (at most C(spec.progressDeadlineSeconds)), scales the target
+    to zero, records status C(Initialized) with the current revision as C(lastPromotedSpec)
+    (the first version counts as promoted, as in Flagger) and the event
+    C(Initialization done! <name>.<namespace>).
+  - Objects that exist are left alone (Services and the primary HPA are corrected when their
+    selector, ports or spec drifted), so a second run reports C(changed=false), and running it
+    during a release does not disturb it.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads everything and reports the objects it would create; nothing is written and it does not wait.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  canary_file:
+    description:
+      - Path of a YAML file holding the Canary manifest.
+    type: path
+  canary:
+    description:
+      - The Canary manifest as a dict, or the normalized Canary returned by M(progressive.delivery.canary_info).
+    type: dict
+  manifest:
+    description:
+      - The Canary manifest to register in the cluster when O(canary) is the normalized form
+        (pass C(info.manifest) from M(progressive.delivery.canary_info)).
+    type: dict
+  name:
+    description:
+      - Name of a Canary object already in the cluster.
+    type: str
+  namespace:
+    description:
+      - Namespace of the Canary; the default namespace of a manifest that has none.
+    type: str
+  traefik_api_version:
+    description:
+      - API group and version of Traefik's CRDs; detected from discovery when omitted.
+    type: str
+    choices:
+      - traefik.io/v1alpha1
+      - traefik.containo.us/v1alpha1
+  timeout:
+    description:
+      - Seconds to wait for the primary to become ready; defaults to C(spec.progressDeadlineSeconds).
+    type: int
+notes:
+  - If the primary does not become ready in time the task fails and the target keeps running,
+    so no traffic is lost; the objects already created stay and a rerun continues.
+seealso:
+  - module: progressive.delivery.canary_info
+  - module: progressive.delivery.canary_promote
+requirements:
+  - python >= 3.9
+  - kubernetes >= 24.2.0
+  - PyYAML
+"""
+
+EXAMPLES = r"""
+- name: Initialise the article's podinfo Canary from its file
+  progressive.delivery.canary_init:
+    canary_file: podinfo-canary.yaml
+
+- name: Initialise from what canary_info returned
+  progressive.delivery.canary_init:
+    canary: "{{ info.canary }}"
+    manifest: "{{ info.manifest }}"
+    traefik_api_version: "{{ info.traefik_api_version }}"
+  when: not info.initialized
+"""
+
+RETURN = r"""
+initialized_now:
+  description: Whether this run completed the initialisation (scaled the target down and recorded status Initialized).
+  returned: success
+  type: bool
+objects:
+  description: The objects created or changed (or that would be, in check mode).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"kind": "Deployment", "name": "podinfo-primary", "action": "created"}]
+revision:
+  description: Checksum of the target's pod template and tracked configs.
+  returned: success
+  type: str
+  sample: 3f0e9c1d2b7a4c55
+tracked_configs:
+  description: Checksums of the ConfigMaps and Secrets the target uses.
+  returned: success
+  type: dict
+primary_replicas:
+  description: Replicas of the primary Deployment.
+  returned: success
+  type: int
+  sample: 2
+traefik_api_version:
+  description: API group and version of the TraefikService.
+  returned: success
+  type: str
+  sample: traefik.io/v1alpha1
+"""
+
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
+    canary_argument_spec,
+    resolve_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_state import (
+    cluster_reader,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.initialise import (
+    initialise,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    get_dynamic_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.module import (
+    DeliveryModule,
+)
+
+
+def argument_spec():
+    spec = DeliveryModule.k8s_argument_spec()
+    spec.update(canary_argument_spec())
+    spec.update(
+        manifest=dict(type="dict"),
+        traefik_api_version=dict(type="str", choices=["traefik.io/v1alpha1",
+                                                      "traefik.containo.us/v1alpha1"]),
+        timeout=dict(type="int"),
+    )
+    return spec
+
+
+def run(module):
+    params = module.params
+    client = get_dynamic_client(module)
+    canary, manifest, _source, _obj = resolve_canary(params, cluster_reader(client))
+    if params.get("manifest"):
+        manifest = params["manifest"]
+    if _source == "cluster":
+        manifest = None
+    return initialise(client, canary, manifest=manifest,
+                      traefik_api_version=params["traefik_api_version"],
+                      check_mode=module.check_mode, timeout=params["timeout"])
+
+
+def main():
+    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
+                            mutually_exclusive=[("canary_file", "canary")])
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_status
+short_description: Record a Canary's status and a Flagger-worded event
+version_added: 0.1.0
+author:
+  - Progressive Delivery maintainers (@progressive-delivery)
+description:
+  - Writes the given fields of a C(Canary)'s status (Flagger's field names) through the status
+    subresource, so C(kubectl get canaries) shows STATUS and WEIGHT as with Flagger. Fields not
+    given are kept.
+  - A phase change moves C(lastTransitionTime) and the C(Promoted) condition the way Flagger
+    derives it from the phase, unless O(condition) is given.
+  - Records a Kubernetes Event about the Canary (reason C(Synced)), worded as Flagger words it when
+    the C(template) key of O(event) is used; an identical event repeated is counted rather than duplicated, so
+    C(kubectl describe canary/NAME) reads like Flagger's.
+  - The status write carries the resourceVersion it read; on a conflict the Canary is read again
+    and the fields re-applied, so concurrent writers do not lose each other's changes.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: partial
+    details: The status write is idempotent; an event is recorded on every run (repeats raise its count).
+options:
+  name:
+    description: Name of the Canary.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the Canary.
+    type: str
+    required: true
+  phase:
+    description: The new phase.
+    type: str
+    choices: [Initializing, Initialized, Waiting, Progressing, WaitingPromotion, Promoting, Finalising, Succeeded, Failed, Terminating]
+  canary_weight:
+    description: Share of traffic on the canary, 0-100.
+    type: int
+  failed_checks:
+    description: Failed checks so far in this analysis.
+    type: int
+  iterations:
+    description: Iterations so far.
+    type: int
+  last_applied_spec:
+    description: Revision being analysed.
+    type: str
+  last_promoted_spec:
+    description: Revision last promoted.
+    type: str
+  tracked_configs:
+    description: Checksums of the tracked ConfigMaps and Secrets, keyed C(configmap/NAME) or C(secret/NAME).
+    type: dict
+  condition:
+    description:
+      - A condition to set instead of the one derived from O(phase), with the keys of a Flagger
+        condition, C(type) (default C(Promoted)), C(status) (C(True), C(False) or C(Unknown),
+        required), C(reason) and C(message).
+    type: dict
+  event:
+    description:
+      - An event to record about the Canary, with the keys C(message) (the text, verbatim) or
+        C(template) (one of Flagger's messages, worded for this Canary) with C(values) (what the
+        template needs, such as C(weight), C(detail), C(hook), C(failed_checks)); C(type)
+        (C(Normal) or C(Warning); defaults to the template's own, Warning for halts, rollbacks
+        and failures, else Normal) and C(reason) (default C(Synced)).
+      - "Templates include C(advance) (C(Advance podinfo.test canary weight 10)), C(halt),
+        C(rollback_threshold), C(failed), C(promoted), C(new_revision), C(copying),
+        C(routing_to_primary), C(starting_analysis), C(initialized); an unknown one fails with
+        the full list."
+    type: dict
+seealso:
+  - module: progressive.delivery.canary_info
+requirements:
+  - python >= 3.9
+  - kubernetes >= 24.2.0
+"""
+
+EXAMPLES = r"""
+- name: Advance the weight, as Flagger reports it
+  progressive.delivery.canary_status:
+    name: podinfo
+    namespace: test
+    phase: Progressing
+    canary_weight: 10
+    event:
+      template: advance
+      values:
+        weight: 10
+
+- name: Record a failed check
+  progressive.delivery.canary_status:
+    name: podinfo
+    namespace: test
+    failed_checks: 2
+    event:
+      template: halt
+      values:
+        detail: success rate 53.42% < 99%
+"""
+
+RETURN = r"""
+status:
+  description: The Canary's status after the task (predicted in check mode).
+  returned: success
+  type: dict
+  sample: {"phase": "Progressing", "canaryWeight": 10, "failedChecks": 0, "lastTransitionTime": "2026-11-26T18:30:00Z"}
+previous:
+  description: The status before the task.
+  returned: success
+  type: dict
+event:
+  description: The Event recorded (or that would be), with its C(count).
+  returned: when O(event) was given
+  type: dict
+  sample: {"message": "Advance podinfo.test canary weight 10", "type": "Normal", "count": 1}
+"""
+
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
+    parse_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+    InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    get_dynamic_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.module import (
+    DeliveryModule,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    require_dns_label,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    PHASES,
+    emit_event,
+    event_message,
+    read_canary,
+    validate_status_changes,
+    write_status,
+)
+
+FIELDS = (
+    ("phase", "phase"), ("canary_weight", "canaryWeight"), ("failed_checks", "failedChecks"),
+    ("iterations", "iterations"), ("last_applied_spec", "lastAppliedSpec"),
+    ("last_promoted_spec", "lastPromotedSpec"), ("tracked_configs", "trackedConfigs"),
+)
+
+
+def argument_spec():
+    spec = DeliveryModule.k8s_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        phase=dict(type="str", choices=list(PHASES)),
+        canary_weight=dict(type="int"),
+        failed_checks=dict(type="int"),
+        iterations=dict(type="int"),
+        last_applied_spec=dict(type="str"),
+        last_promoted_spec=dict(type="str"),
+        tracked_configs=dict(type="dict"),
+        condition=dict(type="dict"),
+        event=dict(type="dict"),
+    )
+    return spec
+
+
+EVENT_KEYS = ("message", "template", "values", "type", "reason")
+CONDITION_KEYS = ("type", "status", "reason", "message")
+
+
+def _check_keys(option, value, allowed):
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise InvalidInput("{0} has unknown keys {1}; allowed: {2}".format(
+            option, ", ".join(unknown), ", ".join(allowed)))
+
+
+def validate_event(event):
+    """Refuse a malformed event before anything is written."""
+    _check_keys("event", event, EVENT_KEYS)
+    if bool(event.get("message")) == bool(event.get("template")):
+        raise InvalidInput("event needs exactly one of event.message (the text) or "
+                           "event.template (one of Flagger's messages)")
+    if event.get("type") not in (None, "Normal", "Warning"):
+        raise InvalidInput("event.type must be Normal or Warning; got {0!r}".format(
+            event.get("type")))
+    if event.get("values") is not None and not isinstance(event["values"], dict):
+        raise InvalidInput("event.values must be a mapping")
+
+
+def validate_condition(condition):
+    _check_keys("condition", condition, CONDITION_KEYS)
+    if condition.get("status") not in ("True", "False", "Unknown"):
+        raise InvalidInput("condition.status must be one of True, False, Unknown; got "
+                           "{0!r}".format(condition.get("status")))
+
+
+def _event_text(params, canary_obj):
+    event = params["event"]
+    if event.get("message"):
+        return event.get("type") or "Normal", event["message"]
+    try:
+        canary = parse_canary(canary_obj)
+    except InvalidInput:
+        # A template only needs the names; a Canary whose spec we would refuse still has them.
+        spec = canary_obj.get("spec") or {}
+        meta = canary_obj.get("metadata") or {}
+        canary = {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                  "target": {"name": (spec.get("targetRef") or {}).get("name")}}
+    event_type, message = event_message(event["template"], canary, **(event.get("values") or {}))
+    return event.get("type") or event_type, message
+
+
+def run(module):
+    params = module.params
+    namespace = require_dns_label("namespace", params["namespace"])
+    changes = dict((key, params[option]) for option, key in FIELDS if params[option] is not None)
+    validate_status_changes(changes)
+    if params["event"] is not None:
+        validate_event(params["event"])
+    if params["condition"] is not None:
+        validate_condition(params["condition"])
+    client = get_dynamic_client(module)
+    canary_obj = read_canary(client, namespace, params["name"])
+    if canary_obj is None:
+        raise DeliveryError("Canary {0}/{1} not found; canary_init registers a Canary given as a "
+                            "file".format(namespace, params["name"]))
+    event_type = message = None
+    if params["event"]:
+        event_type, message = _event_text(params, canary_obj)
+    target_kind = ((canary_obj.get("spec") or {}).get("targetRef") or {}).get("kind") or \
+        "Deployment"
+    condition = None
+    if params["condition"]:
+        condition = dict((key, value) for key, value in params["condition"].items()
+                         if value is not None)
+        condition.setdefault("type", "Promoted")
+    changed, before, after = write_status(client, namespace, params["name"], changes,
+                                          condition=condition, target_kind=target_kind,
+                                          check_mode=module.check_mode)
+    result = {"changed": changed, "status": after, "previous": before,
+              "diff": {"before": before, "after": after}}
+    if message is not None:
+        event = emit_event(client, canary_obj, message, event_type,
+                           reason=params["event"].get("reason") or "Synced",
+                           check_mode=module.check_mode)
+        result["event"] = {"name": event["metadata"]["name"], "message": event["message"],
+                           "type": event["type"], "reason": event["reason"],
+                           "count": event.get("count", 1)}
+        result["changed"] = True
+    return result
+
+
+def main():
+    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_weight
+short_description: Set the primary/canary traffic split of a weighted Traefik TraefikService
+version_added: 0.1.0
+author:
+  - Progressive Delivery maintainers (@progressive-delivery)
+description:
+  - Sets how much of the traffic that reaches a weighted C(TraefikService) goes to the canary
+    Service; the primary Service gets the rest.
+  - At weight C(0) the canary entry is removed from the TraefikService instead of being set to 0,
+    because Traefik drops a whole weighted service when one of its Services has no ready endpoints,
+    which is the normal state of a canary scaled to zero.
+  - Only a TraefikService of kind C(weighted) whose entries are exactly the primary and canary
+    Services is changed. Anything else is refused before any write, unless O(takeover=true).
+  - The write is a replace guarded by the object's C(resourceVersion); when another client changed
+    the object in between (HTTP 409), the module reads it again and retries.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.traefik_route
+  - progressive.delivery.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - Name of the TraefikService. Flagger names it after the target Deployment.
+    type: str
+    required: true
+  namespace:
+    description:
+      - Namespace of the TraefikService and of the two Services.
+    type: str
+    required: true
+  weight:
+    description:
+      - The canary's share of the traffic in percent, an integer from 0 to 100.
+      - The primary Service receives C(100 - weight).
+    type: raw
+    required: true
+  create:
+    description:
+      - Create the TraefikService when it does not exist. O(port) is then required.
+      - When false, a missing TraefikService is an error.
+    type: bool
+    default: false
+  takeover:
+    description:
+      - Replace the services of a TraefikService that is not a weighted primary/canary pair
+        (for example one of kind C(mirroring), or one pointing at other Services).
+      - When false, such a TraefikService is left untouched and the task fails.
+    type: bool
+    default: false
+notes:
+  - Traefik applies a weight change within a fraction of a second of the API write when its
+    Kubernetes CRD provider runs with a short C(throttleDuration).
+  - Run Traefik with C(--providers.kubernetesCRD.allowEmptyServices=true), so a canary without
+    ready endpoints does not make Traefik answer 404 for the whole route.
+seealso:
+  - module: progressive.delivery.canary_promote
+  - module: progressive.delivery.metric_check
+requirements:
+  - python >= 3.9
+  - kubernetes >= 24.2.0
+"""
+
+EXAMPLES = r"""
+- name: Send 30% of the traffic to podinfo-canary and 70% to podinfo-primary
+  progressive.delivery.canary_weight:
+    name: podinfo
+    namespace: test
+    weight: 30
+
+- name: Create the TraefikService on a Traefik v2 cluster
+  progressive.delivery.canary_weight:
+    name: podinfo
+    namespace: test
+    port: 80
+    weight: 0
+    create: true
+    api_version: traefik.containo.us/v1alpha1
+
+- name: Configure the connection once for this collection and kubernetes.core
+  module_defaults:
+    group/progressive.delivery.k8s:
+      kubeconfig: ~/.kube/staging
+      context: staging
+  block:
+    - name: Step the canary weight
+      progressive.delivery.canary_weight:
+        name: podinfo
+        namespace: test
+        weight: "{{ item }}"
+      loop: [10, 20, 30]
+"""
+
+RETURN = r"""
+weights:
+  description: The weights after the task (predicted in check mode).
+  returned: success
+  type: dict
+  contains:
+    primary:
+      description: Share of the traffic sent to the primary Service, in percent.
+      type: int
+      sample: 70
+    canary:
+      description: Share of the traffic sent to the canary Service, in percent.
+      type: int
+      sample: 30
+previous:
+  description:
+    - The weights before the task.
+    - C(null) when the TraefikService was created or taken over.
+  returned: success
+  type: dict
+  sample: {"primary": 100, "canary": 0}
+api_version:
+  description: API group and version of the TraefikService that was used.
+  returned: success
+  type: str
+  sample: traefik.io/v1alpha1
+created:
+  description: Whether the TraefikService was created (or would be, in check mode).
+  returned: success
+  type: bool
+  sample: false
+"""
+
+from ansible_collections.progressive.delivery.plugins.module_utils.module import (
+    DeliveryModule,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    get_dynamic_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
+    Route,
+    route_traffic,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
+    split_weights,
+)
+
+
+def argument_spec():
+    spec = DeliveryModule.k8s_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        weight=dict(type="raw", required=True),
+        primary_service=dict(type="str"),
+        canary_service=dict(type="str"),
+        port=dict(type="raw"),
+        api_version=dict(
+            type="str", choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]
+        ),
+        create=dict(type="bool", default=False),
+        takeover=dict(type="bool", default=False),
+    )
+    return spec
+
+
+def run(module):
+    params = module.params
+    split_weights(params["weight"])  # reject a bad weight before contacting the cluster
+    route = Route(
+        params["namespace"],
+        params["name"],
+        primary_service=params["primary_service"],
+        canary_service=params["canary_service"],
+        port=params["port"],
+        api_version=params["api_version"],
+    )
+    client = get_dynamic_client(module)
+    return route_traffic(
+        client,
+        route,
+        params["weight"],
+        create=params["create"],
+        takeover=params["takeover"],
+        check_mode=module.check_mode,
+    )
+
+
+def main():
+    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,399 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: metric_check
+short_description: Run one metric gate against Prometheus and judge it with a threshold range
+version_added: 0.1.0
+author:
+  - Progressive Delivery maintainers (@progressive-delivery)
+description:
+  - Runs one instant query against a Prometheus-compatible provider and compares the value with
+    O(threshold_range), the way one entry of a Flagger Canary's C(analysis.metrics) does.
+  - The query comes from exactly one of O(metric) (a built-in Traefik check), O(query) (your own
+    PromQL), O(template) (a Flagger C(MetricTemplate) manifest or file), or O(template_ref)
+    (a C(MetricTemplate) read from the cluster).
+  - 'A failed check is not a failed task. The task returns RV(passed) and RV(verdict), so it can be
+    repeated with C(until: result.passed) and the role can count failed checks. The task fails only
+    when the check cannot be run at all (bad input, provider unreachable, query rejected); it then
+    returns RV(verdict=error) with the provider''s own message.'
+
+  - Built-in checks select the canary Service's series in Traefik's metrics by the label
+    C(service="<namespace>-<service>-<port>@kubernetescrd"). With O(port) set the label is matched
+    exactly; without it any numeric port matches. A Service named C(podinfo-canary) is never
+    confused with C(podinfo-canary-extra). Give O(port) when the TraefikService refers to the port
+    by name.
+  - >-
+    Placeholders in a query or template (C({{ name }}), C({{ namespace }}), C({{ target }}),
+    C({{ service }}), C({{ ingress }}), C({{ route }}), C({{ interval }}), C({{ variables.X }})) are
+    replaced by this module, not by Jinja or Go templates. Names must be DNS labels, the interval a
+    Prometheus duration, and variables may only contain letters, digits and C(_ . : / @ + -), so no
+    value can change the structure of the PromQL.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.prometheus_provider
+  - progressive.delivery.attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so it queries the provider in check mode too.
+  diff_mode:
+    support: N/A
+    details: The module changes nothing, so there is nothing to show.
+  idempotent:
+    support: full
+options:
+  metric:
+    description:
+      - A built-in Traefik check.
+      - C(request-success-rate) is the share of non-5xx responses of the canary Service over
+        O(interval), in percent.
+      - C(request-duration) is the 99th percentile of the canary Service's request duration over
+        O(interval), in milliseconds.
+    type: str
+    choices: [request-success-rate, request-duration]
+  query:
+    description:
+      - A PromQL query returning a single value. Template placeholders are replaced first.
+    type: str
+  template:
+    description:
+      - A Flagger C(flagger.app/v1beta1) C(MetricTemplate), as a mapping or as the path of a YAML
+        file on the managed host.
+    type: raw
+  template_ref:
+    description:
+      - A C(MetricTemplate) to read from the cluster, like Flagger's C(templateRef).
+      - The template's C(spec.provider.secretRef), if any, is read from the template's namespace;
+        its C(address), C(token), C(username) and C(password) keys are used unless the
+        corresponding O(provider) options are set.
+    type: dict
+    suboptions:
+      name:
+        description: Name of the MetricTemplate.
+        type: str
+        required: true
+      namespace:
+        description: Namespace of the MetricTemplate. Defaults to O(namespace).
+        type: str
+  template_variables:
+    description:
+      - Values for C({{ variables.X }}) placeholders, like Flagger's C(templateVariables).
+    type: dict
+    default: {}
+  name:
+    description:
+      - Name of the check, used in RV(msg). Defaults to the built-in check's or the template's name.
+    type: str
+  threshold_range:
+    description:
+      - The range the value must be in for the check to pass.
+    type: dict
+    required: true
+    suboptions:
+      min:
+        description: Lowest passing value.
+        type: float
+      max:
+        description: Highest passing value.
+        type: float
+  interval:
+    description:
+      - Time window of the query, as a Prometheus duration (C(30s), C(1m), C(1h30m)).
+    type: str
+    default: 1m
+  namespace:
+    description:
+      - Namespace of the application; C({{ namespace }}) in templates.
+    type: str
+  target:
+    description:
+      - Name of the target Deployment; C({{ target }}) and C({{ name }}) in templates.
+    type: str
+  service:
+    description:
+      - Name of the canary Service; C({{ service }}) in templates.
+      - Defaults to C(<target>-canary).
+    type: str
+  port:
+    description:
+      - Port of the canary Service as used by the TraefikService (number or name). Makes built-in
+        checks match Traefik's C(service) label exactly.
+    type: raw
+  ingress:
+    description:
+      - Value of C({{ ingress }}) in templates.
+    type: str
+  route:
+    description:
+      - Value of C({{ route }}) in templates.
+    type: str
+  fail_on_no_data:
+    description:
+      - Whether a query that returns no series, or NaN, counts as a failed check
+        (RV(passed=false)), as it does in Flagger.
+      - RV(verdict) is C(no_data) either way.
+    type: bool
+    default: true
+notes:
+  - 'A canary that has received no traffic in O(interval) has no data: the success rate is 0/0.
+    Make sure traffic reaches the canary (a load test webhook, real users) before judging it.'
+  - Ansible templates C({{ }}) in task arguments before the module sees them. A O(query) or an
+    inline MetricTemplate that uses placeholders must be protected, by tagging the string
+    C(!unsafe) or wrapping it in C({% raw %}...{% endraw %}); a template given as a file or through
+    O(template_ref) needs nothing.
+  - 'To wait for a metric, repeat the task: C(until: result.passed) with C(retries) and C(delay).
+    After the last retry Ansible fails the task; add C(failed_when: false) when you want to count
+    failed checks yourself instead.'
+seealso:
+  - module: progressive.delivery.canary_weight
+  - name: Flagger metrics analysis
+    description: Flagger's description of MetricTemplates and built-in checks.
+    link: https://docs.flagger.app/usage/metrics
+requirements:
+  - python >= 3.9
+  - requests >= 2.28
+  - kubernetes >= 24.2.0 (only for O(template_ref))
+"""
+
+EXAMPLES = r"""
+- name: Canary success rate must be at least 99%
+  progressive.delivery.metric_check:
+    metric: request-success-rate
+    namespace: test
+    service: podinfo-canary
+    port: 80
+    interval: 1m
+    threshold_range:
+      min: 99
+    provider:
+      address: http://prometheus.monitoring:9090
+
+- name: Wait until the p99 latency is under 500 ms (up to 10 tries, 30 s apart)
+  progressive.delivery.metric_check:
+    metric: request-duration
+    namespace: test
+    target: podinfo
+    threshold_range:
+      max: 500
+  register: latency
+  until: latency.passed
+  retries: 10
+  delay: 30
+
+- name: Use a Flagger MetricTemplate stored in the cluster, with variables
+  progressive.delivery.metric_check:
+    template_ref:
+      name: not-found-percentage
+      namespace: test
+    namespace: test
+    target: podinfo
+    template_variables:
+      code: "404"
+    threshold_range:
+      max: 5
+    provider:
+      address: https://thanos.example.com
+      bearer_token: "{{ thanos_token }}"
+  register: not_found
+  failed_when: false
+
+- name: A custom query; raw keeps Ansible from templating the module's own placeholders
+  progressive.delivery.metric_check:
+    name: error budget
+    query: '{% raw %}sum(rate(http_errors_total{namespace="{{ namespace }}"}[{{ interval }}])){% endraw %}'
+    namespace: test
+    interval: 5m
+    threshold_range:
+      max: 1
+"""
+
+RETURN = r"""
+value:
+  description: The measured value; C(null) when there was no data.
+  returned: always
+  type: float
+  sample: 99.82
+passed:
+  description: Whether the check passed (false for C(fail), for C(error), and by default for C(no_data)).
+  returned: always
+  type: bool
+  sample: true
+verdict:
+  description: C(pass), C(fail), C(no_data) or C(error).
+  returned: always
+  type: str
+  sample: fail
+msg:
+  description: What was measured, in Flagger's words.
+  returned: always
+  type: str
+  sample: success rate 53.42% < 99%
+metric:
+  description: Name of the check.
+  returned: success
+  type: str
+  sample: request-success-rate
+query:
+  description: The PromQL that was sent, after rendering.
+  returned: when the query could be built
+  type: str
+  sample: sum(rate(traefik_service_requests_total{service="test-podinfo-canary-80@kubernetescrd"}[1m]))
+threshold_range:
+  description: The threshold range that was applied.
+  returned: success
+  type: dict
+  sample: {"min": 99}
+"""
+
+import os
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    HAS_KUBERNETES,
+    get_dynamic_client,
+    get_object,
+    get_resource,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
+    METRIC_TEMPLATE_API_VERSION,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.metrics import (
+    plan_check,
+    run_check,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.module import (
+    DeliveryModule,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
+    HAS_REQUESTS,
+)
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+
+def argument_spec():
+    spec = DeliveryModule.k8s_argument_spec()
+    spec.update(
+        metric=dict(type="str", choices=["request-success-rate", "request-duration"]),
+        query=dict(type="str"),
+        template=dict(type="raw"),
+        template_ref=dict(
+            type="dict",
+            options=dict(name=dict(type="str", required=True), namespace=dict(type="str")),
+        ),
+        template_variables=dict(type="dict", default={}),
+        name=dict(type="str"),
+        threshold_range=dict(
+            type="dict",
+            required=True,
+            options=dict(min=dict(type="float"), max=dict(type="float")),
+        ),
+        interval=dict(type="str", default="1m"),
+        namespace=dict(type="str"),
+        target=dict(type="str"),
+        service=dict(type="str"),
+        port=dict(type="raw"),
+        ingress=dict(type="str"),
+        route=dict(type="str"),
+        fail_on_no_data=dict(type="bool", default=True),
+        provider=dict(
+            type="dict",
+            default={},
+            options=dict(
+                type=dict(type="str", choices=["prometheus"], default="prometheus"),
+                address=dict(type="str"),
+                bearer_token=dict(type="str", no_log=True),
+                username=dict(type="str"),
+                password=dict(type="str", no_log=True),
+                ca_cert=dict(type="path"),
+                validate_certs=dict(type="bool"),
+                timeout=dict(type="float", default=10),
+                headers=dict(type="dict", no_log=True),
+            ),
+        ),
+    )
+    return spec
+
+
+class ClusterReader(object):
+    """Reads MetricTemplates and provider Secrets, connecting only when first needed."""
+
+    def __init__(self, module):
+        self.module = module
+        self._client = None
+
+    def _get(self, api_version, kind, namespace, name):
+        if not HAS_KUBERNETES:
+            self.module.fail_json(msg=missing_required_lib("kubernetes"))
+        if self._client is None:
+            self._client = get_dynamic_client(self.module)
+        obj = get_object(get_resource(self._client, api_version, kind), namespace, name)
+        if obj is None:
+            raise InvalidInput("{0} {1}/{2} not found".format(kind, namespace, name))
+        return obj
+
+    def template(self, namespace, name):
+        return self._get(METRIC_TEMPLATE_API_VERSION, "MetricTemplate", namespace, name)
+
+    def secret(self, namespace, name):
+        return self._get("v1", "Secret", namespace, name)
+
+
+def load_template_file(path):
+    if not os.path.isfile(path):
+        raise InvalidInput("template file {0} does not exist".format(path))
+    if not HAS_YAML:
+        raise InvalidInput(missing_required_lib("PyYAML"))
+    with open(path) as handle:
+        try:
+            documents = [d for d in yaml.safe_load_all(handle) if d]
+        except yaml.YAMLError as exc:
+            raise InvalidInput("template file {0} is not valid YAML: {1}".format(path, exc))
+    for document in documents:
+        if isinstance(document, dict) and document.get("kind") == "MetricTemplate":
+            return document
+    raise InvalidInput("template file {0} holds no MetricTemplate".format(path))
+
+
+def run(module):
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"))
+    reader = ClusterReader(module)
+    plan = plan_check(
+        module.params,
+        load_template_ref=reader.template,
+        read_secret=reader.secret,
+        load_template_file=load_template_file,
+    )
+    return run_check(plan, module.params["threshold_range"], module.params["fail_on_no_data"])
+
+
+def main():
+    module = DeliveryModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        mutually_exclusive=[("metric", "query", "template", "template_ref")],
+        required_one_of=[("metric", "query", "template", "template_ref")],
+        check_k8s=False,
+    )
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

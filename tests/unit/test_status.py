@@ -1,0 +1,254 @@
+"""Specification of canary status records, Flagger-worded events and revision checksums."""
+
+import pytest
+import yaml
+
+from ansible_collections.progressive.delivery.plugins.module_utils import status as status_mod
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import parse_canary
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    event_message,
+    new_status,
+    revision_checksum,
+    config_checksum,
+)
+
+from seed_manifests import SEED_CANARY
+
+CANARY = parse_canary(yaml.safe_load(SEED_CANARY))
+T0 = 1597407132.0  # 2020-08-14T12:12:12Z
+
+
+# --- event wording -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("template,values,expected_type,expected", [
+    ("new_revision", {}, "Normal", "New revision detected! Scaling up podinfo.test"),
+    ("advance", {"weight": 10}, "Normal", "Advance podinfo.test canary weight 10"),
+    ("halt", {"detail": "success rate 53.42% < 99%"}, "Warning",
+     "Halt podinfo.test advancement success rate 53.42% < 99%"),
+    ("rollback_threshold", {"failed_checks": 3}, "Warning",
+     "Rolling back podinfo.test failed checks threshold reached 3"),
+    ("failed", {}, "Warning", "Canary failed! Scaling down podinfo.test"),
+    ("promoted", {}, "Normal", "Promotion completed! Scaling down podinfo.test"),
+    ("starting_analysis", {}, "Normal", "Starting canary analysis for podinfo.test"),
+    ("copying", {}, "Normal", "Copying podinfo.test template spec to podinfo-primary.test"),
+    ("routing_to_primary", {}, "Normal", "Routing all traffic to primary"),
+    ("initialized", {}, "Normal", "Initialization done! podinfo.test"),
+    ("pre_rollout_passed", {"hook": "acceptance-test"}, "Normal",
+     "Pre-rollout check acceptance-test passed"),
+])
+def test_event_messages_use_flaggers_words(template, values, expected_type, expected):
+    assert event_message(template, CANARY, **values) == (expected_type, expected)
+
+
+def test_target_and_canary_names_are_kept_apart():
+    other = dict(CANARY, name="podinfo-2")
+    assert event_message("advance", other, weight=5)[1] == "Advance podinfo-2.test canary weight 5"
+    assert event_message("promoted", other)[1] == "Promotion completed! Scaling down podinfo.test"
+
+
+def test_unknown_template_or_missing_value_is_refused():
+    with pytest.raises(InvalidInput, match="event template must be one of"):
+        event_message("celebrate", CANARY)
+    with pytest.raises(InvalidInput, match="weight"):
+        event_message("advance", CANARY)
+
+
+# --- status transitions ------------------------------------------------------------------
+
+def test_phase_change_moves_last_transition_time_and_promoted_condition():
+    first = new_status({}, {"phase": "Initialized"}, now=T0)
+    assert first["lastTransitionTime"] == "2020-08-14T12:12:12Z"
+    assert first["conditions"][0]["type"] == "Promoted"
+    assert first["conditions"][0]["status"] == "True"
+    assert first["conditions"][0]["reason"] == "Initialized"
+    later = new_status(first, {"phase": "Progressing", "canaryWeight": 5}, now=T0 + 60)
+    assert later["lastTransitionTime"] == "2020-08-14T12:13:12Z"
+    assert later["canaryWeight"] == 5
+    cond = later["conditions"][0]
+    assert cond["status"] == "Unknown" and cond["reason"] == "Progressing"
+    assert cond["lastTransitionTime"] == "2020-08-14T12:13:12Z"
+
+
+def test_same_phase_keeps_last_transition_time():
+    first = new_status({}, {"phase": "Progressing", "canaryWeight": 5}, now=T0)
+    second = new_status(first, {"phase": "Progressing", "canaryWeight": 10}, now=T0 + 10)
+    assert second["lastTransitionTime"] == first["lastTransitionTime"]
+    assert second["conditions"] == first["conditions"]
+
+
+def test_only_given_fields_change():
+    current = {"phase": "Progressing", "canaryWeight": 20, "failedChecks": 1,
+               "lastPromotedSpec": "abc"}
+    after = new_status(current, {"failedChecks": 2}, now=T0)
+    assert after["canaryWeight"] == 20 and after["lastPromotedSpec"] == "abc"
+    assert after["failedChecks"] == 2 and after["phase"] == "Progressing"
+
+
+def test_failed_phase_sets_promoted_false():
+    after = new_status({"phase": "Progressing"}, {"phase": "Failed"}, now=T0)
+    assert after["conditions"][0]["status"] == "False"
+    assert "scaled to zero" in after["conditions"][0]["message"]
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"phase": "Done"}, "phase must be one of Initializing"),
+    ({"canaryWeight": 101}, "canaryWeight must be an integer between 0 and 100"),
+    ({"failedChecks": -1}, "failedChecks must be an integer >= 0"),
+    ({"trackedConfigs": ["configmap/x"]}, "trackedConfigs must be a mapping"),
+])
+def test_bad_status_input_is_refused(changes, words):
+    with pytest.raises(InvalidInput, match=words):
+        new_status({}, changes)
+
+
+# --- revisions and configs ---------------------------------------------------------------
+
+TEMPLATE = {
+    "metadata": {"labels": {"app": "podinfo"}, "creationTimestamp": None},
+    "spec": {
+        "containers": [{
+            "name": "podinfod", "image": "stefanprodan/podinfo:4.0.5",
+            "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "a"}}},
+                    {"name": "B", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "b",
+                                                                 "optional": True}}}],
+            "envFrom": [{"configMapRef": {"name": "env-cfg"}}],
+        }],
+        "initContainers": [{"name": "init", "image": "busybox",
+                            "envFrom": [{"secretRef": {"name": "init-sec"}}]}],
+        "volumes": [
+            {"name": "v1", "configMap": {"name": "vol-cfg"}},
+            {"name": "v2", "secret": {"secretName": "vol-sec"}},
+            {"name": "v3", "projected": {"sources": [{"configMap": {"name": "proj-cfg"}},
+                                                     {"secret": {"name": "proj-sec"}}]}},
+        ],
+    },
+}
+
+
+def test_tracked_config_keys_convert_to_workload_pairs():
+    assert status_mod.tracked_pairs({"configmap/cfg": "1", "secret/tok": "2"}) == {
+        ("ConfigMap", "cfg"), ("Secret", "tok")}
+    assert status_mod.config_key("ConfigMap", "cfg") == "configmap/cfg"
+
+
+def test_config_tracking_can_be_disabled_by_annotation():
+    assert status_mod.tracking_disabled(
+        {"metadata": {"annotations": {"flagger.app/config-tracking": "disabled"}}})
+    assert not status_mod.tracking_disabled({"metadata": {}})
+
+
+def test_revision_changes_with_image_and_with_config_but_not_with_noise():
+    base = revision_checksum(TEMPLATE, {"configmap/cfg": "1"})
+    noisy = dict(TEMPLATE, metadata={"labels": {"app": "podinfo"}})
+    assert revision_checksum(noisy, {"configmap/cfg": "1"}) == base
+    new_image = yaml.safe_load(yaml.safe_dump(TEMPLATE))
+    new_image["spec"]["containers"][0]["image"] = "stefanprodan/podinfo:4.0.6"
+    assert revision_checksum(new_image, {"configmap/cfg": "1"}) != base
+    assert revision_checksum(TEMPLATE, {"configmap/cfg": "2"}) != base
+
+
+def test_config_checksum_follows_data_only():
+    one = {"metadata": {"name": "a", "resourceVersion": "1"}, "data": {"k": "v"}}
+    two = {"metadata": {"name": "a", "resourceVersion": "2"}, "data": {"k": "v"}}
+    three = {"metadata": {"name": "a"}, "data": {"k": "w"}}
+    assert config_checksum(one) == config_checksum(two) != config_checksum(three)
+
+
+# --- writing status: conflicts are retried on fresh data ----------------------------------
+
+class _Conflict(Exception):
+    pass
+
+
+class FakeCanaries(object):
+    """A status endpoint that answers 409 to the first write, as if another writer won."""
+
+    kind = "Canary"
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.writes = []
+        self.conflicts = 1
+        self.subresources = {"status": self}
+
+    def get(self, name=None, namespace=None):
+        return _Wrap(yaml.safe_load(yaml.safe_dump(self.obj)))
+
+
+class _Wrap(object):
+    def __init__(self, data):
+        self.data = data
+
+    def to_dict(self):
+        return self.data
+
+
+class FakeClient(object):
+    def __init__(self, canaries):
+        self.canaries = canaries
+
+    def replace(self, resource, body=None, name=None, namespace=None):
+        if self.canaries.conflicts:
+            self.canaries.conflicts -= 1
+            # someone else bumped failedChecks in between
+            self.canaries.obj["status"]["failedChecks"] = 4
+            self.canaries.obj["metadata"]["resourceVersion"] = "8"
+            raise _Conflict()
+        assert body["metadata"]["resourceVersion"] == self.canaries.obj["metadata"][
+            "resourceVersion"]
+        self.canaries.writes.append(body)
+        self.canaries.obj = body
+        return _Wrap(body)
+
+
+def test_write_status_rereads_and_reapplies_after_conflict(monkeypatch):
+    canaries = FakeCanaries({"metadata": {"name": "podinfo", "namespace": "test",
+                                          "resourceVersion": "7"},
+                             "status": {"phase": "Progressing", "failedChecks": 3,
+                                        "canaryWeight": 10}})
+    monkeypatch.setattr(status_mod, "ConflictError", _Conflict)
+    monkeypatch.setattr(status_mod, "canary_resource", lambda client: canaries)
+    monkeypatch.setattr(status_mod, "get_object",
+                        lambda res, ns, name: res.get(name=name, namespace=ns).to_dict())
+    changed, before, after = status_mod.write_status(FakeClient(canaries), "test", "podinfo",
+                                                     {"canaryWeight": 20}, now=T0)
+    assert changed is True
+    assert len(canaries.writes) == 1
+    assert after["canaryWeight"] == 20 and after["failedChecks"] == 4
+
+
+def test_write_status_in_check_mode_writes_nothing(monkeypatch):
+    canaries = FakeCanaries({"metadata": {"name": "podinfo", "namespace": "test",
+                                          "resourceVersion": "7"},
+                             "status": {"phase": "Initialized"}})
+    monkeypatch.setattr(status_mod, "canary_resource", lambda client: canaries)
+    monkeypatch.setattr(status_mod, "get_object",
+                        lambda res, ns, name: res.get(name=name, namespace=ns).to_dict())
+    changed, _before, after = status_mod.write_status(FakeClient(canaries), "test", "podinfo",
+                                                      {"phase": "Progressing"}, check_mode=True)
+    assert changed is True and after["phase"] == "Progressing"
+    assert canaries.writes == [] and canaries.obj["status"]["phase"] == "Initialized"
+
+
+def test_explicit_condition_survives_a_write_in_the_same_phase():
+    failed = new_status({"phase": "Progressing"}, {"phase": "Failed"}, now=T0,
+                        condition={"type": "Promoted", "status": "False", "reason": "Failed",
+                                   "message": "failed checks threshold reached 3"})
+    again = new_status(failed, {"phase": "Failed", "canaryWeight": 0}, now=T0 + 5)
+    assert again == failed
+
+
+def test_write_status_recomputes_an_increment_on_the_fresh_count_after_conflict(monkeypatch):
+    canaries = FakeCanaries({"metadata": {"name": "podinfo", "namespace": "test",
+                                          "resourceVersion": "7"},
+                             "status": {"phase": "Progressing", "failedChecks": 3}})
+    monkeypatch.setattr(status_mod, "ConflictError", _Conflict)
+    monkeypatch.setattr(status_mod, "canary_resource", lambda client: canaries)
+    monkeypatch.setattr(status_mod, "get_object",
+                        lambda res, ns, name: res.get(name=name, namespace=ns).to_dict())
+    _changed, _before, after = status_mod.write_status(
+        FakeClient(canaries), "test", "podinfo",
+        lambda current: {"failedChecks": current.get("failedChecks", 0) + 1}, now=T0)
+    # the competing writer raised it to 4 meanwhile; our +1 lands on top of that
+    assert after["failedChecks"] == 5

@@ -1,0 +1,111 @@
+"""Deriving the primary from the canary: config references, labels, rollout progress."""
+from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
+    config_checksum,
+    config_copy,
+    config_references,
+    primary_pod_template,
+    rewrite_config_references,
+    rollout_progress,
+)
+
+POD_SPEC = {
+    "initContainers": [{"name": "init", "envFrom": [{"secretRef": {"name": "init-secret"}}]}],
+    "containers": [{
+        "name": "app",
+        "env": [
+            {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "a"}}},
+            {"name": "B", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "b"}}},
+            {"name": "C", "value": "plain"},
+            {"name": "D", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        ],
+        "envFrom": [{"configMapRef": {"name": "extra", "optional": True}}],
+    }],
+    "volumes": [
+        {"name": "cfg", "configMap": {"name": "settings"}},
+        {"name": "tls", "secret": {"secretName": "tls"}},
+        {"name": "all", "projected": {"sources": [{"configMap": {"name": "proj-cm"}}, {"secret": {"name": "proj-s"}},
+                                                  {"serviceAccountToken": {"path": "t"}}]}},
+        {"name": "tmp", "emptyDir": {}},
+    ],
+}
+
+
+def test_finds_every_kind_of_config_reference_with_optionality():
+    assert config_references(POD_SPEC) == {
+        ("Secret", "init-secret"): False, ("ConfigMap", "settings"): False, ("Secret", "creds"): False,
+        ("ConfigMap", "extra"): True, ("Secret", "tls"): False, ("ConfigMap", "proj-cm"): False,
+        ("Secret", "proj-s"): False}
+
+
+def test_rewrites_only_tracked_references_to_primary_copies():
+    tracked = {("ConfigMap", "settings"), ("Secret", "creds"), ("Secret", "tls"), ("ConfigMap", "proj-cm"),
+               ("Secret", "proj-s"), ("Secret", "init-secret")}
+    spec = rewrite_config_references(POD_SPEC, tracked)
+    env = spec["containers"][0]["env"]
+    assert env[0]["valueFrom"]["configMapKeyRef"]["name"] == "settings-primary"
+    assert env[1]["valueFrom"]["secretKeyRef"]["name"] == "creds-primary"
+    assert env[3]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert spec["containers"][0]["envFrom"][0]["configMapRef"]["name"] == "extra"  # optional and absent
+    assert spec["initContainers"][0]["envFrom"][0]["secretRef"]["name"] == "init-secret-primary"
+    assert spec["volumes"][0]["configMap"]["name"] == "settings-primary"
+    assert spec["volumes"][1]["secret"]["secretName"] == "tls-primary"
+    sources = spec["volumes"][2]["projected"]["sources"]
+    assert sources[0]["configMap"]["name"] == "proj-cm-primary" and sources[1]["secret"]["name"] == "proj-s-primary"
+    assert POD_SPEC["volumes"][0]["configMap"]["name"] == "settings"  # the canary's spec is untouched
+
+
+def test_primary_template_keeps_the_primary_selector_labels():
+    canary_template = {"metadata": {"labels": {"app": "podinfo", "team": "web"}, "annotations": {"a": "1"}},
+                       "spec": {"containers": [{"name": "app", "image": "podinfo:2"}]}}
+    template = primary_pod_template(canary_template, {"app": "podinfo-primary"}, set())
+    assert template["metadata"]["labels"] == {"app": "podinfo-primary", "team": "web"}
+    assert template["metadata"]["annotations"] == {"a": "1"}
+    assert template["spec"]["containers"][0]["image"] == "podinfo:2"
+    assert canary_template["metadata"]["labels"]["app"] == "podinfo"
+
+
+def test_config_copy_takes_the_data_and_the_primary_name():
+    secret = {"metadata": {"name": "creds", "namespace": "test", "resourceVersion": "7", "uid": "u"},
+              "type": "Opaque", "data": {"b": "eA=="}}
+    copy = config_copy(secret, "Secret")
+    assert copy["metadata"] == {"name": "creds-primary", "namespace": "test", "labels": {}}
+    assert copy["kind"] == "Secret" and copy["type"] == "Opaque" and copy["data"] == {"b": "eA=="}
+
+
+def _deployment(generation=2, observed=2, replicas=2, updated=2, total=2, available=2):
+    return {"metadata": {"name": "podinfo-primary", "generation": generation}, "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed, "updatedReplicas": updated, "replicas": total,
+                       "availableReplicas": available}}
+
+
+def test_rollout_is_done_when_all_replicas_are_updated_and_available():
+    assert rollout_progress(_deployment()) == (True, "podinfo-primary rolled out: 2 of 2 updated replicas are available")
+
+
+def test_rollout_waits_for_the_controller_to_observe_the_new_spec():
+    done, message = rollout_progress(_deployment(generation=3, observed=2))
+    assert not done and "has not been observed" in message
+
+
+def test_rollout_waits_for_updated_replicas():
+    done, message = rollout_progress(_deployment(updated=1, available=1, total=3))
+    assert not done and message.endswith("1 of 2 updated replicas are available")
+
+
+def test_rollout_waits_for_old_replicas_to_go():
+    done, message = rollout_progress(_deployment(total=3))
+    assert not done and "1 old replicas are pending termination" in message
+
+
+def test_rollout_waits_for_availability():
+    done, message = rollout_progress(_deployment(available=1))
+    assert not done and "1 of 2 updated replicas are available" in message
+
+
+def test_config_checksum_changes_with_content_and_marks_the_primary_template():
+    settings = {("ConfigMap", "settings"): {"data": {"a": "1"}}}
+    changed = {("ConfigMap", "settings"): {"data": {"a": "2"}}}
+    assert config_checksum(settings) == config_checksum({("ConfigMap", "settings"): {"data": {"a": "1"}}})
+    assert config_checksum(settings) != config_checksum(changed)
+    template = primary_pod_template({"metadata": {}, "spec": {}}, {"app": "p"}, set(), config_checksum(changed))
+    assert template["metadata"]["annotations"] == {"progressive.delivery/config-checksum": config_checksum(changed)}
