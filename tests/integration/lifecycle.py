@@ -1,0 +1,196 @@
+"""Helpers for lifecycle tests: deploy the article's podinfo into a namespace, run playbooks, read events.
+
+The tests drive the real thing: ansible-playbook from the project venv against the sandbox's API,
+real Traefik routing requests, real Prometheus scraping Traefik, real `hey` producing load.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "podinfo"
+VENV_BIN = Path(sys.executable).parent
+HOST = "app.example.com"
+
+
+def load_manifests(name, namespace):
+    """The example manifests in file(s) `name` (a name or a list) with their namespace replaced."""
+    names = [name] if isinstance(name, str) else name
+    docs = [d for n in names for d in yaml.safe_load_all((EXAMPLES / n).read_text()) if d]
+    for doc in docs:
+        doc["metadata"]["namespace"] = namespace
+    return docs
+
+
+def seed_canary(namespace, **analysis):
+    """The article's Canary, re-targeted to `namespace`, with analysis fields overridden for speed."""
+    canary = load_manifests("canary.yaml", namespace)[0]
+    spec = canary["spec"]
+    spec["analysis"].update(analysis)
+    for hook in spec["analysis"].get("webhooks", []):
+        hook["url"] = hook["url"].replace(".test/", f".{namespace}/")
+        cmd = hook["metadata"].get("cmd", "")
+        hook["metadata"]["cmd"] = cmd.replace("podinfo-canary.test", f"podinfo-canary.{namespace}")
+    return canary
+
+
+def fast_canary(namespace, *, interval="2s", threshold=2, max_weight=30, step_weight=10,
+                metrics=None, webhooks=None, service_name=None, **spec_extra):
+    """A Canary shaped like the article's but quick: no load-test webhook (tests bring their own load)."""
+    canary = seed_canary(namespace)
+    spec = canary["spec"]
+    spec["progressDeadlineSeconds"] = spec_extra.pop("progressDeadlineSeconds", 30)
+    spec["analysis"] = {
+        "interval": interval,
+        "threshold": threshold,
+        "maxWeight": max_weight,
+        "stepWeight": step_weight,
+        "metrics": metrics if metrics is not None else [
+            {"name": "request-success-rate", "interval": "15s", "thresholdRange": {"min": 99}},
+            {"name": "request-duration", "interval": "15s", "thresholdRange": {"max": 500}},
+        ],
+        "webhooks": webhooks or [],
+    }
+    if service_name:
+        spec["service"]["name"] = service_name
+    spec.update(spec_extra)
+    return canary
+
+
+def deploy_podinfo(sandbox, namespace, *, ingress=True, service_name="podinfo", image=None):
+    docs = load_manifests(["deployment.yaml", "hpa.yaml"], namespace)
+    if image:
+        docs[0]["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    route = load_manifests("ingressroute.yaml", namespace)[0]
+    route["spec"]["routes"][0]["match"] = f"Host(`{namespace}.{HOST}`)"
+    route["spec"]["routes"][0]["services"][0]["name"] = service_name
+    if ingress:
+        docs.append(route)
+    sandbox.apply(yaml.safe_dump_all(docs), namespace=namespace)
+    sandbox.kubectl("-n", namespace, "rollout", "status", "deployment/podinfo", "--timeout=60s")
+
+
+def deploy_loadtester(sandbox, namespace):
+    """Flagger's load tester (our compatible stand-in runs for its image) in `namespace`."""
+    docs = load_manifests(["loadtester-deployment.yaml", "loadtester-service.yaml"], namespace)
+    sandbox.apply(yaml.safe_dump_all(docs), namespace=namespace)
+    sandbox.kubectl("-n", namespace, "rollout", "status", "deployment/flagger-loadtester", "--timeout=60s")
+
+
+def host_for(namespace):
+    return f"{namespace}.{HOST}"
+
+
+def playbook_env(sandbox):
+    env = dict(os.environ)
+    env.update(sandbox.env)
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_STDOUT_CALLBACK"] = "default"
+    env["ANSIBLE_LOCALHOST_WARNING"] = "false"
+    env["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "false"
+    return env
+
+
+def write_canary(tmp_path, canary, name="canary.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(canary))
+    return path
+
+
+def run_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, check=False, timeout=300, args=()):
+    cmd = [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if check:
+        cmd.append("--check")
+    cmd += list(args)
+    return subprocess.run(cmd, env=playbook_env(sandbox), capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, check=False)
+
+
+def start_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, log_path=None):
+    cmd = [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    out = open(log_path, "w") if log_path else subprocess.DEVNULL
+    return subprocess.Popen(cmd, env=playbook_env(sandbox), stdout=out, stderr=subprocess.STDOUT,
+                            cwd=ROOT, start_new_session=True)
+
+
+def recap(output):
+    """The PLAY RECAP counters of localhost, e.g. {'ok': 5, 'changed': 0, 'failed': 0}."""
+    for line in output.splitlines():
+        if line.startswith("localhost") and "ok=" in line:
+            return {key: int(value) for key, value in (part.split("=") for part in line.split()[2:])}
+    raise AssertionError("no PLAY RECAP line for localhost in:\n" + output[-3000:])
+
+
+class Load:
+    """Steady load through Traefik with real `hey`, stopped by PID."""
+
+    def __init__(self, sandbox, namespace, rps=20, seconds=300, path="/"):
+        self.proc = subprocess.Popen(
+            ["hey", "-z", f"{seconds}s", "-q", str(max(1, rps // 2)), "-c", "2",
+             "-host", host_for(namespace), sandbox.traefik_url + path],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def versions_through_traefik(sandbox, namespace, n=500):
+    """How many of n requests through Traefik each version answered (errors counted by status)."""
+    seen = Counter()
+    with requests.Session() as session:
+        for _request in range(n):
+            resp = session.get(sandbox.traefik_url + "/version", headers={"Host": host_for(namespace)},
+                               timeout=5)
+            seen[resp.json().get("version") if resp.status_code == 200 else f"HTTP {resp.status_code}"] += 1
+    return seen
+
+
+def canary_events(sandbox, namespace, name="podinfo"):
+    """Messages of the Events about the Canary, oldest first; an Event that Kubernetes aggregated
+    (count > 1, as for a repeated identical Halt) appears as many times as it happened."""
+    out = sandbox.kubectl("-n", namespace, "get", "events", "-o", "json").stdout
+    items = [e for e in json.loads(out)["items"]
+             if e.get("involvedObject", {}).get("kind") == "Canary"
+             and e["involvedObject"].get("name") == name]
+    items.sort(key=lambda e: (e.get("firstTimestamp") or e["metadata"]["creationTimestamp"],
+                              int(e["metadata"]["resourceVersion"])))
+    return [e["message"] for e in items for _repeat in range(int(e.get("count") or 1))]
+
+
+def get_json(sandbox, namespace, *what):
+    return json.loads(sandbox.kubectl("-n", namespace, "get", *what, "-o", "json").stdout)
+
+
+def wait_until(predicate, timeout=30, interval=0.2, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def set_image(sandbox, namespace, tag, env=None):
+    sandbox.kubectl("-n", namespace, "set", "image", "deployment/podinfo", f"podinfod=stefanprodan/podinfo:{tag}")
+    if env:
+        sandbox.kubectl("-n", namespace, "set", "env", "deployment/podinfo", *[f"{k}={v}" for k, v in env.items()])

@@ -1,0 +1,85 @@
+"""A healthy revision is promoted step by step; a run with nothing new changes nothing."""
+import re
+
+import pytest
+
+from lifecycle import (Load, canary_events, deploy_podinfo, fast_canary, get_json, recap, run_playbook,
+                       set_image, versions_through_traefik, write_canary)
+
+
+@pytest.fixture
+def podinfo(sandbox, namespace, tmp_path):
+    """podinfo 4.0.5 initialised as a canary target, with steady load through Traefik."""
+    deploy_podinfo(sandbox, namespace)
+    canary_file = write_canary(tmp_path, fast_canary(namespace, max_weight=50, step_weight=10))
+    first = run_playbook(sandbox, extra_vars={"canary_file": str(canary_file)})
+    assert first.returncode == 0, first.stdout[-4000:]
+    load = Load(sandbox, namespace, rps=30)
+    try:
+        yield canary_file
+    finally:
+        load.stop()
+
+
+def test_healthy_revision_is_promoted_step_by_step(sandbox, namespace, podinfo):
+    set_image(sandbox, namespace, "4.0.6")
+
+    result = run_playbook(sandbox, extra_vars={"canary_file": str(podinfo)})
+
+    assert result.returncode == 0, result.stdout[-4000:]
+    events = canary_events(sandbox, namespace)
+    advances = [int(m.rsplit(" ", 1)[1]) for m in events if m.startswith(f"Advance podinfo.{namespace} canary weight")]
+    assert advances == [10, 20, 30, 40, 50]
+    assert f"New revision detected! Scaling up podinfo.{namespace}" in events
+    assert f"Promotion completed! Scaling down podinfo.{namespace}" in events
+    canary = get_json(sandbox, namespace, "canary", "podinfo")
+    assert canary["status"]["phase"] == "Succeeded"
+    assert canary["status"]["canaryWeight"] == 0
+    primary = get_json(sandbox, namespace, "deployment", "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "stefanprodan/podinfo:4.0.6"
+    assert get_json(sandbox, namespace, "deployment", "podinfo")["spec"]["replicas"] == 0
+    assert versions_through_traefik(sandbox, namespace, 500) == {"4.0.6": 500}
+
+
+def test_a_run_with_nothing_new_changes_nothing(sandbox, namespace, podinfo):
+    before = get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"]
+
+    result = run_playbook(sandbox, extra_vars={"canary_file": str(podinfo)})
+
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert recap(result.stdout)["changed"] == 0
+    assert get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"] == before
+    assert versions_through_traefik(sandbox, namespace, 100) == {"4.0.5": 100}
+
+
+def test_step_weights_list_and_step_weight_promotion(sandbox, namespace, podinfo, tmp_path):
+    canary = fast_canary(namespace)
+    canary["spec"]["analysis"].pop("stepWeight")
+    canary["spec"]["analysis"].pop("maxWeight")
+    canary["spec"]["analysis"]["stepWeights"] = [1, 20, 60]
+    canary["spec"]["analysis"]["stepWeightPromotion"] = 50
+    path = write_canary(tmp_path, canary, "steps.yaml")
+    set_image(sandbox, namespace, "4.0.6")
+
+    result = run_playbook(sandbox, extra_vars={"canary_file": str(path)})
+
+    assert result.returncode == 0, result.stdout[-4000:]
+    events = canary_events(sandbox, namespace)
+    advances = [int(m.rsplit(" ", 1)[1]) for m in events if re.match(rf"Advance podinfo\.{namespace} canary weight", m)]
+    assert advances == [1, 20, 60]
+    # Flagger's stepWeightPromotion: from the last canary weight (60 -> primary 40) up by 50 to 100.
+    primary_steps = [int(w) for w in re.findall(r"primary (\d+)\)", result.stdout)]
+    assert primary_steps == [90, 100]
+    assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.6": 200}
+
+
+def test_skip_analysis_promotes_without_steps(sandbox, namespace, podinfo, tmp_path):
+    canary = fast_canary(namespace, skipAnalysis=True)
+    path = write_canary(tmp_path, canary, "skip.yaml")
+    set_image(sandbox, namespace, "4.0.7")
+
+    result = run_playbook(sandbox, extra_vars={"canary_file": str(path)})
+
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert not [m for m in canary_events(sandbox, namespace) if "canary weight" in m]
+    assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.7": 200}
