@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Chaos run: releases killed at random points under API faults must converge on the next run.
+
+For each release the script changes podinfo's image, starts playbooks/canary.yml while the API
+answers 10% of the requests about the app's namespace with 500/503/429, kills ansible-playbook with
+SIGKILL at a random moment, then runs the playbook again without faults and checks that the app
+converged:
+
+- one version answers 100% of the requests sent through Traefik (all 200);
+- the Canary's status agrees with it (Succeeded with the new version on the primary, or Failed
+  with the previous one; canaryWeight 0) and the TraefikService routes everything to the primary;
+- no canary pods run: the target Deployment is at 0 replicas and no pod labelled app=podinfo is left;
+- the release Lease (podinfo-canary-lock) is released.
+
+It starts its own sandbox and stops it, and every process it starts, by PID at the end.
+
+    .venv/bin/python scripts/chaos.py              # 20 releases
+    .venv/bin/python scripts/chaos.py --runs 5     # the reduced form run in CI
+
+Prints one line per release and finally ``converged N/<runs>``; exits 0 only when all converged.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SANDBOX_PACKAGE = ROOT / "tests" / "sandbox"
+VENV_BIN = Path(sys.executable).parent
+NAMESPACE = "chaos"
+HOST = "chaos.app.example.com"
+LEASE = "podinfo-canary-lock"
+
+
+def log(message):
+    print(message, flush=True)
+
+
+class Sandbox:
+    """A sandbox of our own, started and stopped through its CLI (which stops its processes by PID)."""
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.env = None
+
+    def cli(self, *args, timeout=180):
+        env = dict(os.environ, PYTHONPATH=str(SANDBOX_PACKAGE))
+        return subprocess.run([sys.executable, "-m", "kubesandbox.cli", "--dir", str(self.dir), *args],
+                              capture_output=True, text=True, env=env, timeout=timeout)
+
+    def up(self):
+        done = self.cli("up", "--quiet")
+        if done.returncode != 0:
+            raise SystemExit("sandbox did not start:\n" + done.stdout + done.stderr)
+        self.env = json.loads((self.dir / "env.json").read_text())
+
+    def down(self):
+        return self.cli("down")
+
+    def process_env(self):
+        env = dict(os.environ)
+        env.update({k: v for k, v in self.env.items() if k != "PATH"})
+        env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")
+        env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCALHOST_WARNING="false",
+                   ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+        return env
+
+    def kubectl(self, *args, stdin=None, check=True):
+        done = subprocess.run([str(VENV_BIN / "kubectl"), *args], input=stdin, capture_output=True, text=True,
+                              env=self.process_env(), timeout=120)
+        if check and done.returncode != 0:
+            raise RuntimeError("kubectl {0} failed: {1}{2}".format(" ".join(args), done.stdout, done.stderr))
+        return done
+
+    def get(self, *what):
+        done = self.kubectl("-n", NAMESPACE, "get", *what, "-o", "json", check=False)
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    def control(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.env["SANDBOX_CONTROL_URL"] + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def set_faults(self, rate):
+        # Only the app's namespace: Traefik's cluster-wide watches and discovery stay healthy, as
+        # the faults are meant for the release, not for the sandbox's own machinery.
+        self.control("PUT", "/faults", {"error_rate": rate, "error_codes": [500, 503, 429], "retry_after": 1,
+                                        "paths": "/namespaces/{0}/".format(NAMESPACE)})
+
+    def clear_faults(self):
+        self.control("DELETE", "/faults")
+
+    def versions(self, n=50):
+        seen = Counter()
+        for _ in range(n):
+            req = urllib.request.Request(self.env["TRAEFIK_URL"] + "/version", headers={"Host": HOST})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    seen[json.loads(resp.read()).get("version")] += 1
+            except urllib.error.HTTPError as exc:
+                seen["HTTP {0}".format(exc.code)] += 1
+            except OSError as exc:
+                seen["error {0}".format(exc.__class__.__name__)] += 1
+        return seen
+
+
+class Processes:
+    """Every process the script starts, so that each is stopped by its PID, whatever happens."""
+
+    def __init__(self):
+        self.running = []
+
+    def start(self, cmd, **kw):
+        proc = subprocess.Popen(cmd, start_new_session=True, **kw)
+        self.running.append(proc)
+        return proc
+
+    def kill(self, proc, sig=signal.SIGKILL):
+        if proc.poll() is None:
+            # start_new_session made the process its own group leader: its children go with it.
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def stop_all(self):
+        for proc in self.running:
+            self.kill(proc)
+
+
+def manifests():
+    docs = [d for d in yaml.safe_load_all((ROOT / "examples/podinfo/deployment.yaml").read_text()) if d]
+    docs += [d for d in yaml.safe_load_all((ROOT / "examples/podinfo/ingressroute.yaml").read_text()) if d]
+    for doc in docs:
+        doc["metadata"]["namespace"] = NAMESPACE
+        if doc["kind"] == "IngressRoute":
+            doc["spec"]["routes"][0]["match"] = "Host(`{0}`)".format(HOST)
+    return docs
+
+
+def canary():
+    doc = yaml.safe_load((ROOT / "examples/podinfo/canary.yaml").read_text())
+    doc["metadata"]["namespace"] = NAMESPACE
+    doc["spec"]["progressDeadlineSeconds"] = 60
+    doc["spec"]["analysis"] = {
+        "interval": "2s", "threshold": 3, "maxWeight": 30, "stepWeight": 10,
+        "metrics": [
+            {"name": "request-success-rate", "interval": "15s", "thresholdRange": {"min": 99}},
+            {"name": "request-duration", "interval": "15s", "thresholdRange": {"max": 500}},
+        ],
+    }
+    return doc
+
+
+class Chaos:
+    def __init__(self, args, sandbox, processes, workdir):
+        self.args = args
+        self.sandbox = sandbox
+        self.processes = processes
+        self.workdir = workdir
+        self.random = random.Random(args.seed)
+        self.canary_file = workdir / "canary.yaml"
+        self.canary_file.write_text(yaml.safe_dump(canary()))
+        self.full_run_seconds = []
+        self.lease_seen = 0
+
+    def playbook_cmd(self):
+        extra = {"canary_file": str(self.canary_file)}
+        # A killed run cannot release its Lease; a short one lets the next run take over soon.
+        extra.update(canary_lock_duration=self.args.lease_duration, canary_lock_wait=self.args.lease_duration * 3)
+        return [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "canary.yml"), "-e", json.dumps(extra)]
+
+    def run_to_end(self, name):
+        started = time.monotonic()
+        with open(self.workdir / (name + ".log"), "w") as out:
+            proc = self.processes.start(self.playbook_cmd(), env=self.sandbox.process_env(), stdout=out,
+                                        stderr=subprocess.STDOUT, cwd=ROOT)
+            try:
+                proc.wait(self.args.run_timeout)
+            except subprocess.TimeoutExpired:
+                self.processes.kill(proc)
+        return proc.returncode, time.monotonic() - started
+
+    def run_and_kill(self, name):
+        """Start a release under API faults and SIGKILL it after a random time; returns when it was killed."""
+        window = sorted(self.full_run_seconds)[len(self.full_run_seconds) // 2] if self.full_run_seconds else 45.0
+        kill_after = self.random.uniform(0.5, window)
+        self.sandbox.set_faults(self.args.fault_rate)
+        try:
+            with open(self.workdir / (name + ".log"), "w") as out:
+                proc = self.processes.start(self.playbook_cmd(), env=self.sandbox.process_env(), stdout=out,
+                                            stderr=subprocess.STDOUT, cwd=ROOT)
+                try:
+                    proc.wait(kill_after)
+                    return None  # finished before its kill point
+                except subprocess.TimeoutExpired:
+                    self.processes.kill(proc, signal.SIGKILL)
+                    if self.sandbox.get("lease", LEASE):
+                        self.lease_seen += 1
+                    return kill_after
+        finally:
+            self.sandbox.clear_faults()
+
+    def converged(self, tag, previous):
+        """Problems found with the app's state; empty when the release converged."""
+        problems = []
+        seen = self.sandbox.versions(self.args.samples)
+        if len(seen) != 1 or next(iter(seen)) not in (tag, previous):
+            problems.append("Traefik answered {0}".format(dict(seen)))
+        serving = next(iter(seen)) if len(seen) == 1 else None
+        status = (self.sandbox.get("canary", "podinfo") or {}).get("status") or {}
+        phase = status.get("phase")
+        primary = self.sandbox.get("deployment", "podinfo-primary") or {}
+        primary_tag = primary.get("spec", {}).get("template", {}).get("spec", {}).get(
+            "containers", [{}])[0].get("image", "").rpartition(":")[2]
+        if status.get("canaryWeight", 0) != 0:
+            problems.append("status.canaryWeight is {0}".format(status.get("canaryWeight")))
+        if phase == "Succeeded" and not (serving == tag == primary_tag):
+            problems.append("status Succeeded but serving {0}, primary {1}, released {2}".format(
+                serving, primary_tag, tag))
+        elif phase == "Failed" and not (serving == previous == primary_tag):
+            problems.append("status Failed but serving {0}, primary {1}, previous {2}".format(
+                serving, primary_tag, previous))
+        elif phase not in ("Succeeded", "Failed"):
+            problems.append("status.phase is {0}".format(phase))
+        route = self.sandbox.get("traefikservice", "podinfo") or {}
+        weights = {s["name"]: s.get("weight") for s in route.get("spec", {}).get("weighted", {}).get("services", [])}
+        if {k: v for k, v in weights.items() if v} != {"podinfo-primary": 100}:
+            problems.append("TraefikService weights {0}".format(weights))
+        target = self.sandbox.get("deployment", "podinfo") or {}
+        if target.get("spec", {}).get("replicas") != 0:
+            problems.append("canary Deployment at {0} replicas".format(target.get("spec", {}).get("replicas")))
+        deadline = time.monotonic() + 10
+        while True:  # a deleted pod's process lingers briefly, like a terminating pod
+            pods = (self.sandbox.get("pods", "-l", "app=podinfo") or {}).get("items", [])
+            if not pods or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if pods:
+            problems.append("canary pods still running: {0}".format([p["metadata"]["name"] for p in pods]))
+        lease = self.sandbox.get("lease", LEASE)
+        if lease and (lease.get("spec") or {}).get("holderIdentity"):
+            problems.append("Lease still held by {0}".format(lease["spec"]["holderIdentity"]))
+        return problems
+
+    def run(self):
+        sandbox = self.sandbox
+        sandbox.kubectl("apply", "-f", str(ROOT / "crds"))
+        sandbox.kubectl("create", "namespace", NAMESPACE)
+        sandbox.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(manifests()))
+        sandbox.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/podinfo", "--timeout=120s")
+        load = self.processes.start(
+            ["hey", "-z", "24h", "-c", "2", "-q", str(max(1, self.args.rps // 2)), "-host", HOST,
+             sandbox.env["TRAEFIK_URL"] + "/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        code, _seconds = self.run_to_end("initialise")
+        if code != 0:
+            raise SystemExit("the first run (initialisation) failed; see {0}".format(self.workdir / "initialise.log"))
+        previous = "4.0.5"
+        converged = 0
+        for index in range(1, self.args.runs + 1):
+            tag = "5.{0}.0".format(index)
+            sandbox.kubectl("-n", NAMESPACE, "set", "image", "deployment/podinfo",
+                            "podinfod=stefanprodan/podinfo:" + tag)
+            killed_at = self.run_and_kill("release-{0}-killed".format(index))
+            code, seconds = self.run_to_end("release-{0}-rerun".format(index))
+            if killed_at is None or killed_at < seconds:
+                self.full_run_seconds.append(seconds + (killed_at or 0))
+            problems = self.converged(tag, previous)
+            if not problems:
+                converged += 1
+            serving = sandbox.versions(5).most_common(1)[0][0]
+            log("release {0:2d}: {1} killed {2}, rerun exit {3} in {4:.0f}s, serving {5}: {6}".format(
+                index, tag, "after {0:.1f}s".format(killed_at) if killed_at is not None else "never (finished first)",
+                code, seconds, serving, "converged" if not problems else "NOT converged: " + "; ".join(problems)))
+            if serving in (tag, previous):
+                previous = serving
+        self.processes.kill(load, signal.SIGTERM)
+        log("Lease seen after {0} of the kills (0 means the role does not take the lock yet)".format(self.lease_seen))
+        log("converged {0}/{1}".format(converged, self.args.runs))
+        return converged == self.args.runs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="number of releases (default 20)")
+    parser.add_argument("--fault-rate", type=float, default=0.1, help="share of API requests failed (default 0.1)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for the kill points (default: random)")
+    parser.add_argument("--rps", type=int, default=20, help="steady load through Traefik during the run")
+    parser.add_argument("--samples", type=int, default=50, help="requests sent through Traefik per check")
+    parser.add_argument("--lease-duration", type=int, default=20, help="Lease duration passed to the role")
+    parser.add_argument("--run-timeout", type=int, default=600, help="seconds a rerun may take")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, sandbox)")
+    args = parser.parse_args(argv)
+    if args.seed is None:
+        args.seed = random.randrange(1 << 30)
+    log("chaos: {0} releases, {1:.0%} API faults, seed {2}".format(args.runs, args.fault_rate, args.seed))
+
+    workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
+    sandbox = Sandbox(workdir / "sandbox")
+    processes = Processes()
+    ok = False
+    try:
+        sandbox.up()
+        ok = Chaos(args, sandbox, processes, workdir).run()
+    finally:
+        processes.stop_all()
+        sandbox.down()
+        if args.keep or not ok:
+            log("logs kept in {0}".format(workdir))
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
