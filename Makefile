@@ -6,7 +6,7 @@ SANDBOX_DIR ?= .sandbox
 export SANDBOX_DIR
 SANDBOX := PYTHONPATH=tests/sandbox $(PY) -m kubesandbox.cli
 
-.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench clean
+.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean
 
 setup:
 	@bash scripts/setup.sh
@@ -38,6 +38,10 @@ demo: setup
 
 bench: setup
 	@bash scripts/bench.sh
+
+## 20 releases with random kills and API faults; CI runs a reduced form inside make test.
+chaos: setup
+	$(PY) scripts/chaos.py --runs $${RUNS:-20}
 
 sandbox-up: setup
 	@$(SANDBOX) up

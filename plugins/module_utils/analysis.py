@@ -16,8 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import time
+import uuid
 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
     parse_canary,
@@ -27,10 +27,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
     InvalidInput,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
-    CONFLICT_RETRIES,
-    ConflictError,
-    DynamicApiError,
-    api_error_message,
     get_object,
     get_resource,
 )
@@ -266,38 +262,30 @@ def update_status_guarded(client, namespace, name, compute, check_mode=False):
     increment is always applied to the latest count: on 409 Conflict we read again and
     recompute. Returns ``(changed, before, after)``.
     """
-    resource = canary_status.canary_resource(client)
-    for attempt in range(CONFLICT_RETRIES):
-        obj = get_object(resource, namespace, name)
-        if obj is None:
-            raise DeliveryError(
-                "Canary {0}/{1} not found; register it first (canary_init does this for a "
-                "Canary given as a file)".format(namespace, name))
-        before = obj.get("status") or {}
-        after = canary_status.new_status(before, compute(before))
-        if after == before:
-            return False, before, before
-        if check_mode:
-            return True, before, after
-        body = copy.deepcopy(obj)
-        body["status"] = after
-        try:
-            written = _replace_status(client, resource, body, namespace, name)
-            return True, before, (written or {}).get("status", after)
-        except ConflictError:
-            time.sleep(0.05 * (attempt + 1))
-        except DynamicApiError as exc:
-            raise DeliveryError(api_error_message(
-                exc, "update the status of Canary {0}/{1}".format(namespace, name)))
-    raise DeliveryError(
-        "Failed to update the status of Canary {0}/{1}: it kept changing (409 Conflict {2} "
-        "times)".format(namespace, name, CONFLICT_RETRIES))
+    return canary_status.write_status(client, namespace, name, compute, check_mode=check_mode)
 
 
-def _replace_status(client, resource, body, namespace, name):
-    # status.py owns how the status subresource is addressed; reuse it.
-    result = canary_status._replace_status(client, resource, body, namespace, name)
-    return result.to_dict() if hasattr(result, "to_dict") else result
+def new_tick_id():
+    """Names one module call's check, so its failed-check increment is recognised if repeated."""
+    return uuid.uuid4().hex[:12]
+
+
+def check_marker(revision, weight, iteration, tick_id):
+    return "{0}/{1}/{2}/{3}".format(revision or "-", weight, iteration, tick_id)
+
+
+def count_failed_check(marker):
+    """The status changes that count one failed check, once.
+
+    An increment is not idempotent: when a write landed but its answer was lost, the retry reads
+    the raised count and would raise it again. The marker of the check is written with the count,
+    so finding it already there means this check was counted.
+    """
+    def compute(status):
+        if status.get("lastCheck") == marker:
+            return {}
+        return {"failedChecks": int(status.get("failedChecks") or 0) + 1, "lastCheck": marker}
+    return compute
 
 
 def _emit(client, canary, canary_obj, event, sender, check_mode):
@@ -317,8 +305,11 @@ def _emit(client, canary, canary_obj, event, sender, check_mode):
 
 def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sender=None,
              check_mode=False, provider_factory=PrometheusProvider, sleep=time.sleep,
-             traffic_gate=True):
-    """Run one analysis tick at ``weight`` and return the module's result dict."""
+             traffic_gate=True, tick_id=None):
+    """Run one analysis tick at ``weight`` and return the module's result dict.
+
+    ``tick_id`` names this call's check (one is made up when not given); see count_failed_check.
+    """
     namespace, name = canary["namespace"], canary["name"]
     threshold = canary["analysis"]["threshold"]
     if sender is None:
@@ -425,10 +416,10 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         result.update(waiting=True, msg="weight {0}: {1}".format(weight, event[1]))
         return result
 
+    marker = check_marker(revision or current.get("lastAppliedSpec"), weight,
+                          int(current.get("iterations") or 0), tick_id or new_tick_id())
     changed, _before, after = update_status_guarded(
-        client, namespace, name,
-        lambda status: {"failedChecks": int(status.get("failedChecks") or 0) + 1},
-        check_mode=check_mode)
+        client, namespace, name, count_failed_check(marker), check_mode=check_mode)
     _emit(client, canary, canary_obj, event, sender, check_mode)
     failed_checks = int(after.get("failedChecks") or 0)
     result.update(
@@ -486,7 +477,7 @@ def hook_events(canary, hook_type, results):
 
 def run_stage_hooks(client, canary, canary_obj, hook_type, sender, phase=None, checksum=None,
                     check_mode=False, record_events=True, count_failures=True,
-                    event_message=None, event_type="Normal"):
+                    event_message=None, event_type="Normal", tick_id=None):
     """Run the Canary's hooks of one type and record what happened like Flagger does.
 
     ``client`` and ``canary_obj`` may be None (a Canary that only exists as a file): the hooks
@@ -523,9 +514,11 @@ def run_stage_hooks(client, canary, canary_obj, hook_type, sender, phase=None, c
     result["events"] = [message for _type, message in events]
     if (count_failures and not summary["passed"] and hook_type in COUNTED_HOOK_TYPES
             and client is not None and canary_obj is not None):
+        marker = check_marker(checksum, status.get("canaryWeight") or 0,
+                              int(status.get("iterations") or 0),
+                              "{0}-{1}".format(hook_type, tick_id or new_tick_id()))
         _changed, _before, after = update_status_guarded(
-            client, canary["namespace"], canary["name"],
-            lambda current: {"failedChecks": int(current.get("failedChecks") or 0) + 1})
+            client, canary["namespace"], canary["name"], count_failed_check(marker))
         result["failed_checks"] = int(after.get("failedChecks") or 0)
     result["threshold_reached"] = threshold_reached(
         result["failed_checks"], canary["analysis"]["threshold"])

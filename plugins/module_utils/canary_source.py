@@ -14,6 +14,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
+    CANARY_API_VERSION,
     CANARY_KIND,
     parse_canary,
 )
@@ -60,12 +61,30 @@ def load_yaml_documents(path, what="canary_file"):
 
 def load_canary_file(path):
     """The Canary document of a YAML file (which may hold other documents too)."""
-    docs = [d for d in load_yaml_documents(path) if isinstance(d, dict)
-            and d.get("kind") == CANARY_KIND]
-    if len(docs) != 1:
+    found = load_yaml_documents(path)
+    docs = [d for d in found if isinstance(d, dict) and d.get("kind") == CANARY_KIND]
+    if not docs:
+        # Saying what the file does hold catches the usual mistake: the Deployment's file
+        # given instead of the Canary's.
+        held = ", ".join(_describe_document(d) for d in found) or "no YAML documents"
+        raise InvalidInput("canary_file {0} holds {1}, not a {2} Canary (a document with kind: "
+                           "{3})".format(path, held, CANARY_API_VERSION, CANARY_KIND))
+    if len(docs) > 1:
         raise InvalidInput("canary_file {0} must contain exactly one Canary document; found "
                            "{1}".format(path, len(docs)))
     return docs[0]
+
+
+def _describe_document(doc):
+    """``apps/v1 Deployment 'podinfo'`` for a manifest, its type for anything else."""
+    if not isinstance(doc, dict):
+        return "a YAML {0}".format(type(doc).__name__)
+    name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
+    parts = [str(doc.get("apiVersion") or "(no apiVersion)"),
+             str(doc.get("kind") or "(no kind)")]
+    if name:
+        parts.append("'{0}'".format(name))
+    return " ".join(parts)
 
 
 def resolve_canary(params, read_cluster_canary):

@@ -22,6 +22,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_object,
     get_resource,
     is_served,
+    traefik_api_version,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
     parse_metric_template,
@@ -116,7 +117,8 @@ def resolve_metric_templates(client, canary, files=None):
 
 def detect_traefik_api_version(client, requested=None):
     if requested:
-        return requested
+        # Refused here, before anything is written, when the cluster does not serve that group.
+        return traefik_api_version(client, requested)
     for candidate in TRAEFIK_API_VERSIONS:
         if is_served(client, candidate, "TraefikService"):
             return candidate

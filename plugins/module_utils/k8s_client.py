@@ -14,7 +14,6 @@ __metaclass__ = type
 
 import copy
 import json
-import time
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
     AUTH_ARG_SPEC,
@@ -22,6 +21,12 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
     InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.retry import (
+    call_with_retry,
+    is_transient,
+    is_transient_or_caused_by_one,
+    update_guarded,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
     TRAEFIK_API_VERSIONS,
@@ -65,7 +70,7 @@ except ImportError as exc:  # reported by the module through missing_required_li
         pass
 
 
-CONFLICT_RETRIES = 5
+CONFLICT_RETRIES = 10
 
 
 def k8s_auth_argument_spec():
@@ -73,27 +78,64 @@ def k8s_auth_argument_spec():
     return copy.deepcopy(AUTH_ARG_SPEC)
 
 
-def get_dynamic_client(module):
+def get_dynamic_client(module, policy=None):
     """Return a ``kubernetes.dynamic.DynamicClient`` configured from the module's auth options.
 
     Options left unset fall back to ``K8S_AUTH_*`` environment variables, then in-cluster
     configuration, then the kubeconfig file, exactly as in kubernetes.core.
     """
     auth = dict((key, module.params.get(key)) for key in AUTH_ARG_SPEC)
+    action = "connect to the Kubernetes API"
     try:
         # Passing the options rather than the module keeps dry_run off: our modules predict
-        # check-mode results themselves and never send a write in check mode.
-        return get_api_client(**auth).client
+        # check-mode results themselves and never send a write in check mode. Construction runs
+        # discovery, so an overloaded API server fails it; kubernetes.core may wrap that fault.
+        return call_with_retry(lambda: get_api_client(**auth).client, action, policy,
+                               retry_on=is_transient_or_caused_by_one)
+    except DeliveryError:
+        raise
     except CoreException as exc:
         raise DeliveryError("Could not connect to the Kubernetes API: {0}".format(exc))
     except Exception as exc:  # kubeconfig parse errors, unreachable server during discovery
-        raise DeliveryError(api_error_message(exc, "connect to the Kubernetes API"))
+        raise DeliveryError(api_error_message(exc, action))
 
 
-def get_resource(client, api_version, kind):
+def _discover(client, api_version, kind, policy=None):
+    action = "discover {0} in {1}".format(kind, api_version)
+
+    def lookup():
+        return client.resources.get(api_version=api_version, kind=kind)
+
+    try:
+        return call_with_retry(lookup, action, policy)
+    except ResourceNotFoundError:
+        # kubernetes' discoverer takes a 503 for a group's discovery document as "this group
+        # serves nothing", so a passing fault would read as a missing CRD. Ask the document
+        # itself, with retries, before believing it; when it lists the kind, keep looking.
+        if not _listed_in_discovery(client, api_version, kind, action, policy):
+            raise
+        return call_with_retry(
+            lookup, action, policy,
+            retry_on=lambda exc: is_transient(exc) or isinstance(exc, ResourceNotFoundError))
+
+
+def _listed_in_discovery(client, api_version, kind, action, policy=None):
+    request = getattr(client, "request", None)
+    if request is None:  # a client without raw requests cannot tell more
+        return False
+    path = "/api/v1" if api_version == "v1" else "/apis/{0}".format(api_version)
+    try:
+        document = call_with_retry(lambda: request("GET", path), action, policy)
+    except NotFoundError:
+        return False
+    document = document.to_dict() if hasattr(document, "to_dict") else document
+    return any(entry.get("kind") == kind for entry in (document or {}).get("resources") or [])
+
+
+def get_resource(client, api_version, kind, policy=None):
     """Return the dynamic-client resource for ``kind`` in ``api_version``."""
     try:
-        return client.resources.get(api_version=api_version, kind=kind)
+        return _discover(client, api_version, kind, policy)
     except ResourceNotFoundError:
         raise DeliveryError(
             "The API server does not serve kind {0} in {1}; is the CRD installed?".format(
@@ -106,9 +148,9 @@ def get_resource(client, api_version, kind):
         )
 
 
-def is_served(client, api_version, kind):
+def is_served(client, api_version, kind, policy=None):
     try:
-        client.resources.get(api_version=api_version, kind=kind)
+        _discover(client, api_version, kind, policy)
         return True
     except ResourceNotFoundError:
         return False
@@ -140,15 +182,27 @@ def traefik_api_version(client, requested=None):
     ``traefik.io/v1alpha1`` (Traefik v3) and fall back to ``traefik.containo.us/v1alpha1`` (v2).
     """
     allowed = ", ".join(TRAEFIK_API_VERSIONS)
+    # The modules call the option api_version or traefik_api_version; the role passes its own
+    # variable through, so name both to point the user at what they actually set.
+    role_variable = "canary_traefik_api_version in the canary role"
     if requested:
         if requested not in TRAEFIK_API_VERSIONS:
             raise InvalidInput(
-                "api_version must be one of {0}; got '{1}'".format(allowed, requested)
+                "api_version must be one of {0}; got '{1}' ({2})".format(
+                    allowed, requested, role_variable)
             )
         if not is_served(client, requested, "TraefikService"):
+            installed = [v for v in TRAEFIK_API_VERSIONS
+                         if v != requested and is_served(client, v, "TraefikService")]
+            if installed:
+                found = "{0} {1} installed".format(
+                    " and ".join(installed), "is" if len(installed) == 1 else "are")
+            else:
+                found = "no Traefik CRDs are installed"
             raise DeliveryError(
-                "api_version {0} was requested but the API server does not serve "
-                "TraefikService in it; are Traefik's CRDs installed?".format(requested)
+                "api_version {0} was requested ({1}), but the API server does not serve "
+                "TraefikService in it: {2}. Allowed values are {3}; use one the cluster serves, "
+                "or leave it unset to detect it".format(requested, role_variable, found, allowed)
             )
         return requested
     for candidate in TRAEFIK_API_VERSIONS:
@@ -160,59 +214,78 @@ def traefik_api_version(client, requested=None):
     )
 
 
-def get_object(resource, namespace, name):
-    """Return the object as a plain dict, or None when it does not exist."""
+def _describe(resource, namespace, name):
+    return "{0} {1}/{2}".format(resource.kind, namespace, name)
+
+
+def read_once(resource, namespace, name):
+    """One GET of the object as a dict; None when it does not exist. Faults are raised raw."""
     try:
         return resource.get(name=name, namespace=namespace).to_dict()
     except NotFoundError:
         return None
+
+
+def get_object(resource, namespace, name, policy=None):
+    """Return the object as a plain dict, or None when it does not exist."""
+    action = "read {0}".format(_describe(resource, namespace, name))
+    try:
+        return call_with_retry(lambda: read_once(resource, namespace, name), action, policy)
     except DynamicApiError as exc:
-        raise DeliveryError(
-            api_error_message(exc, "read {0} {1}/{2}".format(resource.kind, namespace, name))
-        )
+        raise DeliveryError(api_error_message(exc, action))
 
 
-def replace_with_retry(resource, namespace, name, mutate, attempts=CONFLICT_RETRIES):
+def replace_with_retry(resource, namespace, name, mutate, attempts=CONFLICT_RETRIES, policy=None):
     """Read-modify-write one object, guarded by its resourceVersion.
 
     ``mutate(current)`` returns the desired object (a modified copy) or None for "no change".
     A 409 Conflict means someone wrote in between: read again and re-apply ``mutate``, so the
-    decision is always made on the latest state. Returns ``(before, after)``.
+    decision is always made on the latest state; transient faults are retried the same way.
+    ``attempts`` bounds the conflicts in a row. Returns ``(before, after)``.
     """
-    for attempt in range(attempts):
-        before = get_object(resource, namespace, name)
-        if before is None:
-            raise DeliveryError(
-                "{0} {1}/{2} disappeared while it was being updated".format(
-                    resource.kind, namespace, name
-                )
-            )
-        desired = mutate(copy.deepcopy(before))
-        if desired is None:
-            return before, before
-        desired.setdefault("metadata", {})["resourceVersion"] = before["metadata"][
-            "resourceVersion"
-        ]
-        try:
-            after = resource.replace(body=desired, namespace=namespace, name=name)
-            return before, after.to_dict()
-        except ConflictError:
-            time.sleep(0.05 * (attempt + 1))
-        except DynamicApiError as exc:
-            raise DeliveryError(
-                api_error_message(exc, "update {0} {1}/{2}".format(resource.kind, namespace, name))
-            )
-    raise DeliveryError(
-        "Failed to update {0} {1}/{2}: the object kept changing underneath us "
-        "(409 Conflict {3} times)".format(resource.kind, namespace, name, attempts)
-    )
+    what = _describe(resource, namespace, name)
+    action = "update {0}".format(what)
 
+    def guarded_mutate(current):
+        if current is None:
+            raise DeliveryError("{0} disappeared while it was being updated".format(what))
+        return mutate(current)
 
-def create_object(resource, namespace, body):
+    def write(desired):
+        return resource.replace(body=desired, namespace=namespace, name=name).to_dict()
+
     try:
-        return resource.create(body=body, namespace=namespace).to_dict()
+        return update_guarded(lambda: read_once(resource, namespace, name), guarded_mutate, write,
+                              action, policy, max_conflicts=attempts)
+    except DeliveryError:
+        raise
     except DynamicApiError as exc:
-        name = body.get("metadata", {}).get("name")
-        raise DeliveryError(
-            api_error_message(exc, "create {0} {1}/{2}".format(resource.kind, namespace, name))
-        )
+        raise DeliveryError(api_error_message(exc, action))
+
+
+def create_object(resource, namespace, body, policy=None):
+    """Create the object; returns it as written.
+
+    A create is repeated only after a transient fault. When the first attempt reached the server
+    but its answer was lost, the repeat meets 409 AlreadyExists; the object that is there then is
+    the one we created, so it is read back and accepted.
+    """
+    name = body.get("metadata", {}).get("name")
+    action = "create {0}".format(_describe(resource, namespace, name))
+    attempts = [0]
+
+    def create():
+        attempts[0] += 1
+        return resource.create(body=body, namespace=namespace).to_dict()
+
+    try:
+        return call_with_retry(create, action, policy)
+    except ConflictError as exc:
+        # AlreadyExists on the very first attempt is someone else's object: refuse it.
+        if attempts[0] > 1 and name:
+            existing = get_object(resource, namespace, name, policy)
+            if existing is not None:
+                return existing
+        raise DeliveryError(api_error_message(exc, action))
+    except DynamicApiError as exc:
+        raise DeliveryError(api_error_message(exc, action))

@@ -28,11 +28,19 @@ from ansible_collections.progressive.delivery.plugins.module_utils.workload impo
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     ConflictError,
-    CONFLICT_RETRIES,
     DynamicApiError,
     api_error_message,
+    create_object,
     get_object,
     get_resource,
+    read_once,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.retry import (
+    CONFLICT,
+    call_with_retry,
+    is_transient,
+    status_of,
+    update_guarded,
 )
 
 CANARY_API_VERSION = "flagger.app/v1beta1"
@@ -45,8 +53,10 @@ PHASES = (
     "Initializing", "Initialized", "Waiting", "Progressing", "WaitingPromotion", "Promoting",
     "Finalising", "Succeeded", "Failed", "Terminating",
 )
+# lastCheck marks the analysis check last counted in failedChecks, so that a repeated write
+# (after a lost answer) does not count it twice.
 STATUS_FIELDS = ("phase", "canaryWeight", "failedChecks", "iterations", "lastAppliedSpec",
-                 "lastPromotedSpec", "trackedConfigs")
+                 "lastPromotedSpec", "trackedConfigs", "lastCheck")
 
 # The words Flagger uses, keyed by what happened. ``{canary}`` is ``name.namespace`` of the
 # Canary, ``{target}`` of the target Deployment, ``{primary}`` of its primary copy.
@@ -320,40 +330,68 @@ def write_status(client, namespace, name, changes, condition=None, target_kind="
                  check_mode=False, now=None):
     """Write ``changes`` to the Canary's status subresource.
 
-    The write carries the resourceVersion that was read; on 409 Conflict the Canary is read
-    again and the changes re-applied to the fresh status, so concurrent writers never lose
-    each other's fields. ``changes`` may also be a function of the current status returning
-    the changes (for increments such as failedChecks + 1, computed on the freshest count).
+    The write carries the resourceVersion that was read; on 409 Conflict or a transient fault
+    the Canary is read again and the changes re-applied to the fresh status, so concurrent
+    writers never lose each other's fields. ``changes`` may also be a function of the current
+    status returning the changes (for increments such as failedChecks + 1, computed on the
+    freshest count; such a function must recognise its own change, see update_guarded).
     Returns ``(changed, before, after)`` statuses.
     """
     if not callable(changes):
         validate_status_changes(changes)
     resource = canary_resource(client)
-    for attempt in range(CONFLICT_RETRIES):
+    action = "update the status of Canary {0}/{1}".format(namespace, name)
+    seen = {}
+
+    def read():
         obj = get_object(resource, namespace, name)
         if obj is None:
             raise DeliveryError("Canary {0}/{1} not found; register it first (canary_init does "
                                 "this for a Canary given as a file)".format(namespace, name))
+        return obj
+
+    def mutate(obj):
         before = obj.get("status") or {}
+        seen.setdefault("before", before)
         wanted = changes(copy.deepcopy(before)) if callable(changes) else changes
         after = new_status(before, wanted, target_kind=target_kind, condition=condition, now=now)
+        seen["after"] = after
         if after == before:
-            return False, before, before
-        if check_mode:
-            return True, before, after
-        body = copy.deepcopy(obj)
-        body["status"] = after
+            return None
+        obj["status"] = after
+        return obj
+
+    def write(body):
         try:
             result = _replace_status(client, resource, body, namespace, name)
-            written = result.to_dict() if hasattr(result, "to_dict") else result
-            return True, before, (written or {}).get("status", after)
-        except ConflictError:
-            time.sleep(0.05 * (attempt + 1))
-        except DynamicApiError as exc:
-            raise DeliveryError(api_error_message(
-                exc, "update the status of Canary {0}/{1}".format(namespace, name)))
-    raise DeliveryError("Failed to update the status of Canary {0}/{1}: it kept changing "
-                        "(409 Conflict {2} times)".format(namespace, name, CONFLICT_RETRIES))
+        except ConflictError as exc:
+            # A ConflictError is a 409 whatever wrapper raised it; the guard decides on status.
+            if status_of(exc) is None:
+                exc.status = CONFLICT
+            raise
+        except Exception as exc:  # classified by update_guarded, re-raised unchanged
+            # Without an answer the write may have landed; the re-read then finds nothing to
+            # do, and the change must still be reported.
+            if is_transient(exc):
+                seen["maybe_written"] = True
+            raise
+        written = result.to_dict() if hasattr(result, "to_dict") else result
+        seen["written"] = (written or {}).get("status", seen["after"])
+        return written
+
+    if check_mode:
+        obj = read()
+        changed = mutate(obj) is not None
+        return changed, seen["before"], seen["after"]
+    try:
+        update_guarded(read, mutate, write, action)
+    except DeliveryError:
+        raise
+    except DynamicApiError as exc:
+        raise DeliveryError(api_error_message(exc, action))
+    if "written" in seen:
+        return True, seen["before"], seen["written"]
+    return bool(seen.get("maybe_written")), seen["before"], seen["after"]
 
 
 # --- events ------------------------------------------------------------------------------
@@ -381,7 +419,9 @@ def _list_events(resource, namespace, involved):
     try:
         found = resource.get(namespace=namespace,
                              field_selector="involvedObject.uid={0}".format(involved["uid"]))
-    except DynamicApiError:
+    except DynamicApiError as exc:
+        if is_transient(exc):
+            raise
         # Not every API server indexes events by involvedObject; filter on our side then.
         found = resource.get(namespace=namespace)
     return list(found.to_dict().get("items") or [])
@@ -401,46 +441,64 @@ def emit_event(client, canary_obj, message, event_type="Normal", reason=EVENT_RE
     namespace = involved["namespace"]
     stamp = now_rfc3339(now)
     resource = get_resource(client, "v1", "Event")
-    for attempt in range(CONFLICT_RETRIES):
-        existing = [e for e in _list_events(resource, namespace, involved)
-                    if _same_event(e, involved, event_type, reason, message)]
-        try:
-            if existing:
-                event = sorted(existing, key=lambda e: e.get("lastTimestamp") or "")[-1]
-                event["count"] = int(event.get("count") or 1) + 1
-                event["lastTimestamp"] = stamp
-                if check_mode:
-                    return event
-                return resource.replace(body=event, namespace=namespace,
-                                        name=event["metadata"]["name"]).to_dict()
-            moment = now if now is not None else time.time()
-            event = {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {
-                    # client-go names events <object>.<hex nanoseconds>; we do the same.
-                    "name": "{0}.{1:x}".format(involved["name"], int(moment * 1e9) + attempt),
-                    "namespace": namespace,
-                },
-                "involvedObject": involved,
-                "reason": reason,
-                "message": message,
-                "type": event_type,
-                "count": 1,
-                "firstTimestamp": stamp,
-                "lastTimestamp": stamp,
-                "source": {"component": EVENT_SOURCE},
-            }
+    action = "record an event for Canary {0}/{1}".format(namespace, involved["name"])
+    try:
+        existing = call_with_retry(
+            lambda: [e for e in _list_events(resource, namespace, involved)
+                     if _same_event(e, involved, event_type, reason, message)], action)
+        if existing:
+            latest = sorted(existing, key=lambda e: e.get("lastTimestamp") or "")[-1]
             if check_mode:
-                return event
-            return resource.create(body=event, namespace=namespace).to_dict()
-        except ConflictError:
-            time.sleep(0.05 * (attempt + 1))
-        except DynamicApiError as exc:
-            if getattr(exc, "status", None) == 409:
-                time.sleep(0.05 * (attempt + 1))
-                continue
-            raise DeliveryError(api_error_message(
-                exc, "record an event for Canary {0}/{1}".format(namespace, involved["name"])))
-    raise DeliveryError("Failed to record an event for Canary {0}/{1}: 409 Conflict {2} "
-                        "times".format(namespace, involved["name"], CONFLICT_RETRIES))
+                latest["count"] = int(latest.get("count") or 1) + 1
+                latest["lastTimestamp"] = stamp
+                return latest
+            written = _bump_event(resource, namespace, latest["metadata"]["name"], stamp, action)
+            if written is not None:
+                return written
+        moment = now if now is not None else time.time()
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                # client-go names events <object>.<hex nanoseconds>; we do the same.
+                "name": "{0}.{1:x}".format(involved["name"], int(moment * 1e9)),
+                "namespace": namespace,
+            },
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "count": 1,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "source": {"component": EVENT_SOURCE},
+        }
+        if check_mode:
+            return event
+        return create_object(resource, namespace, event)
+    except DeliveryError:
+        raise
+    except DynamicApiError as exc:
+        raise DeliveryError(api_error_message(exc, action))
+
+
+def _bump_event(resource, namespace, name, stamp, action):
+    """Raise an aggregated event's count; None when it expired in the meantime.
+
+    Unlike a status increment this one carries no marker: a lost answer can make a count one too
+    high, which costs less than a marker in every Event.
+    """
+    def mutate(current):
+        if current is None:
+            return None
+        current["count"] = int(current.get("count") or 1) + 1
+        current["lastTimestamp"] = stamp
+        return current
+
+    def write(body):
+        return resource.replace(body=body, namespace=namespace,
+                                name=name).to_dict()
+
+    _before, after = update_guarded(lambda: read_once(resource, namespace, name), mutate,
+                                    write, action)
+    return after

@@ -126,6 +126,21 @@ options:
       - Set it to false when the playbook asks that gate itself before it shifts traffic.
     type: bool
     default: true
+  route_to_primary_on_failure:
+    description:
+      - When the tick reaches the failed-check threshold or a rollback hook asks for a rollback,
+        route all traffic to the primary in the same call (RV(routed_to_primary)), so the canary
+        stops serving users as soon as the decision is made.
+      - The TraefikService is the Canary's apex Service name, with C(<service>-primary) and
+        C(<service>-canary) as in P(progressive.delivery.canary_weight#module).
+    type: bool
+    default: false
+  traefik_api_version:
+    description:
+      - Traefik API group/version of the TraefikService for O(route_to_primary_on_failure);
+        detected from discovery when omitted.
+    type: str
+    choices: [traefik.io/v1alpha1, traefik.containo.us/v1alpha1]
   cluster_url_access:
     description:
       - How webhooks reach URLs that name a cluster Service; see
@@ -181,6 +196,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+routed_to_primary:
+  description: Whether this call routed all traffic to the primary (O(route_to_primary_on_failure)).
+  returned: always
+  type: bool
+  sample: false
 passed:
   description: Whether every rollout hook and metric passed and no gate held the weight.
   returned: always
@@ -277,6 +297,7 @@ msg:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
+    canary_service_name,
     load_canary,
     run_tick,
 )
@@ -288,6 +309,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
+    Route,
+    route_traffic,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     CLUSTER_URL_ACCESS,
@@ -323,6 +348,9 @@ def argument_spec():
         ),
         confirm_traffic_increase=dict(type="bool", default=True),
         cluster_url_access=dict(type="str", choices=list(CLUSTER_URL_ACCESS), default="auto"),
+        route_to_primary_on_failure=dict(type="bool", default=False),
+        traefik_api_version=dict(
+            type="str", choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]),
     )
     return spec
 
@@ -342,11 +370,24 @@ def run(module):
     hide_url_secrets(module, canary["analysis"].get("webhooks"))
     prometheus = dict((k, v) for k, v in (params["prometheus"] or {}).items() if v is not None)
     sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
-    return run_tick(
+    result = run_tick(
         client, canary, params["weight"], revision=params["revision"], wait=params["wait"],
         prometheus=prometheus, sender=sender, check_mode=module.check_mode,
         traffic_gate=params["confirm_traffic_increase"],
     )
+    result["routed_to_primary"] = False
+    if params["route_to_primary_on_failure"] and (
+            result.get("threshold_reached") or result.get("rollback_requested")):
+        # The rollback decision and the traffic cut happen in one call: the canary's share drops
+        # to 0 as soon as the decisive check is known, not a few task starts later.
+        route = Route(canary["namespace"], canary["service"]["name"],
+                      primary_service="{0}-primary".format(canary["service"]["name"]),
+                      canary_service=canary_service_name(canary),
+                      port=canary["service"].get("port"), api_version=params["traefik_api_version"])
+        routed = route_traffic(client, route, 0, check_mode=module.check_mode)
+        result["routed_to_primary"] = True
+        result["changed"] = result.get("changed", False) or routed["changed"]
+    return result
 
 
 def main():

@@ -49,8 +49,7 @@ def test_status_and_events_read_like_flagger(sandbox, namespace, tmp_path):
         "New revision detected! Scaling up podinfo.{0}".format(namespace),
         "Advance podinfo.{0} canary weight 5".format(namespace),
         "Advance podinfo.{0} canary weight 10".format(namespace),
-        "Halt podinfo.{0} advancement success rate 53.42% < 99%".format(namespace),
-    ]
+    ] + ["Halt podinfo.{0} advancement success rate 53.42% < 99%".format(namespace)] * 3
     described = sandbox.kubectl("-n", namespace, "describe", "canary/podinfo").stdout
     assert "Advance podinfo.{0} canary weight 10".format(namespace) in described
     halt_line = [line for line in described.splitlines() if "Halt podinfo" in line][0]
