@@ -1,0 +1,176 @@
+"""Figures 1, 4 and 7: one healthy release (10 steps at a 2 s interval), the API and Prometheus
+requests of its step loop, then no-op runs that find nothing new."""
+import os
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from common import (Load, PromSampler, canary_run, deploy_podinfo, median, normalise_path, set_image,
+                    wait_rollout, write_canary)
+
+NAMESPACE = "bench-release"
+INTERVAL = 2.0
+STEP_WEIGHT, MAX_WEIGHT = 5, 50
+STEPS = MAX_WEIGHT // STEP_WEIGHT
+METRICS = 2
+NOOP_RUNS = 5
+
+
+def short_name(name):
+    """A task name without the app and weight, so the same task of every step groups together."""
+    name = re.sub(r"\b[\w-]+\.bench-[\w-]+", "<app>", name)
+    name = re.sub(r"\d+", "N", name)
+    return name.split(":")[0][:70]
+
+
+def _step_line(task):
+    """The line of a task in the role's step.yml, or None for a task of another file."""
+    match = re.search(r"/tasks/step\.yml:(\d+)$", task[5])
+    return int(match.group(1)) if match else None
+
+
+def split_steps(run):
+    """[(start, end, [tasks])] per weight step: a step starts at the first task of step.yml."""
+    tasks = run.tasks()
+    lines = [_step_line(t) for t in tasks]
+    first_line = min((n for n in lines if n is not None), default=None)
+    steps = []
+    for task, line in zip(tasks, lines):
+        if line is None:
+            continue
+        if line == first_line or not steps:
+            steps.append([task[2], task[3], []])
+        steps[-1][2].append(task)
+        steps[-1][1] = task[3]
+    # a step ends where the next one starts (the include and the loop's own cost belong to it)
+    for k in range(len(steps) - 1):
+        steps[k][1] = steps[k + 1][0]
+    return [tuple(s) for s in steps]
+
+
+CONTROLLER_ACTIONS = {"set_fact", "debug", "assert", "fail", "include_tasks", "import_tasks", "validate_argument_spec",
+                      "set_stats", "meta", "pause"}
+
+
+def module_runs(tasks):
+    """How many module processes the tasks started (skipped tasks and controller-side actions start none)."""
+    runs = 0
+    for _name, action, _s, _e, hosts, _path in tasks:
+        if action.rsplit(".", 1)[-1] in CONTROLLER_ACTIONS:
+            continue
+        for result in hosts.values():
+            if not result.get("skipped"):
+                runs += int(result.get("attempts") or 1)
+    return runs
+
+
+def analysis_ticks(step_tasks):
+    ticks = 0
+    for _name, action, _s, _e, hosts, _path in step_tasks:
+        if action.endswith("canary_analysis"):
+            for result in hosts.values():
+                if not result.get("skipped"):
+                    ticks += int(result.get("attempts") or 1)
+    return ticks
+
+
+def measure(sb, workdir, log):
+    out = {}
+    deploy_podinfo(sb, NAMESPACE)
+    wait_rollout(sb, NAMESPACE)
+    canary_file = write_canary(workdir, NAMESPACE, interval="{0:g}s".format(INTERVAL), step_weight=STEP_WEIGHT,
+                               max_weight=MAX_WEIGHT, threshold=5)
+    first = canary_run(sb, canary_file)
+    out["init_wall"] = first.wall
+    if first.rc != 0:
+        raise RuntimeError("initialising run failed (rc {0}): {1}".format(first.rc, first.failure()))
+    log("  initialising run: {0:.1f}s".format(first.wall))
+
+    load = Load(sb, NAMESPACE, rps=20)
+    prom = PromSampler(sb).start()
+    try:
+        set_image(sb, NAMESPACE, "4.0.6")
+        since = sb.last_request_index()
+        run = canary_run(sb, canary_file)
+    finally:
+        prom.stop()
+        load.stop()
+    if run.rc != 0:
+        raise RuntimeError("healthy release failed (rc {0}): {1}".format(run.rc, run.failure()))
+    if os.environ.get("BENCH_SAVE_DIR"):
+        Path(os.environ["BENCH_SAVE_DIR"], "release.json").write_text(run.stdout)
+    out["release_wall"] = run.wall
+    out["release_cpu"] = run.cpu
+    out["module_runs"] = module_runs(run.tasks())
+    out["ratio"] = run.wall / (STEPS * INTERVAL)
+    steps = split_steps(run)
+    out["steps_seen"] = len(steps)
+    log("  healthy release: {0:.1f}s for {1} steps seen".format(run.wall, len(steps)))
+
+    # --- per-step overhead, by task ---
+    per_task = defaultdict(float)
+    step_walls, overheads, ticks_total = [], [], 0
+    for start, end, tasks in steps:
+        ticks = analysis_ticks(tasks) or 1
+        ticks_total += ticks
+        wall = end - start
+        step_walls.append(wall)
+        overheads.append(wall - ticks * INTERVAL)
+        covered = 0.0
+        for name, action, s, e, _hosts, _path in tasks:
+            dur = e - s
+            covered += dur
+            if action.endswith("canary_analysis"):
+                per_task[short_name(name) + " (minus the interval wait)"] += dur - ticks * INTERVAL
+            else:
+                per_task[short_name(name)] += dur
+        per_task["between tasks (include, templating, strategy)"] += wall - covered
+    n = max(len(steps), 1)
+    out["step_wall_median"] = median(step_walls)
+    out["step_overhead_mean"] = sum(overheads) / n
+    out["step_breakdown"] = sorted(((k, v / n) for k, v in per_task.items()), key=lambda kv: -kv[1])
+    out["ticks"] = ticks_total
+    out["module_runs_per_step"] = sum(module_runs(tasks) for _s, _e, tasks in steps) / n
+    if steps:
+        loop_start, loop_end = steps[0][0], steps[-1][1]
+        out["outside_steps"] = run.wall - (loop_end - loop_start)
+        outside = Counter()
+        for name, _action, s, e, _hosts, _path in run.tasks():
+            if e <= loop_start or s >= loop_end:
+                outside[short_name(name)] += e - s
+        out["outside_breakdown"] = outside.most_common(8)
+
+        # --- figure 4: API requests and Prometheus queries of the step loop ---
+        entries = [e for e in sb.requests(since=since)
+                   if loop_start <= e["time"] <= loop_end and not e.get("user_agent", "").startswith("traefik")]
+        by_path = Counter("{0} {1}".format(e["verb"].upper(), normalise_path(e["path"])) for e in entries)
+        out["api_per_step"] = len(entries) / n
+        out["api_by_path"] = [(k, v / n) for k, v in by_path.most_common()]
+        queries = prom.count_between(loop_start, loop_end)
+        out["prom_queries"] = queries
+        out["prom_per_metric_tick"] = queries / (ticks_total * METRICS) if queries is not None else None
+        out["prom_per_metric_step"] = queries / (n * METRICS) if queries is not None else None
+        all_release = [e for e in sb.requests(since=since)
+                       if run.started <= e["time"] <= run.ended and not e.get("user_agent", "").startswith("traefik")]
+        out["api_release_total"] = len(all_release)
+
+    # --- figure 7: runs that find nothing new ---
+    walls, changed = [], []
+    for _ in range(NOOP_RUNS):
+        noop = canary_run(sb, canary_file)
+        if noop.rc != 0:
+            raise RuntimeError("no-op run failed (rc {0}): {1}".format(noop.rc, noop.failure()))
+        walls.append(noop.wall)
+        out.setdefault("noop_cpu", []).append(noop.cpu)
+        stats = (noop.report or {}).get("stats", {}).get("localhost", {})
+        changed.append(stats.get("changed"))
+        last = noop
+    out["noop_walls"] = walls
+    out["noop_median"] = median(walls)
+    out["noop_changed"] = changed
+    noop_tasks = Counter()
+    for name, _action, s, e, _hosts, _path in last.tasks():
+        noop_tasks[short_name(name)] += e - s
+    out["noop_breakdown"] = noop_tasks.most_common(6)
+    log("  no-op runs: " + ", ".join("{0:.1f}s".format(w) for w in walls))
+    return out
