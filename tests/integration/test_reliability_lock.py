@@ -240,4 +240,3 @@ def test_a_fault_that_does_not_end_fails_within_the_bound_saying_what_was_being_
         "gave up after".format(namespace, LEASE)), result["msg"]
     assert elapsed < 3 + 60  # the retry bound plus ansible-playbook's own start on a busy machine
     assert lease_of(sandbox, namespace) is None
-
