@@ -126,6 +126,16 @@ options:
       - Set it to false when the playbook asks that gate itself before it shifts traffic.
     type: bool
     default: true
+  set_weight:
+    description:
+      - Route O(weight) percent of the traffic to the canary before waiting, record it as
+        C(status.canaryWeight) and emit Flagger's C(Advance <canary> canary weight N) event,
+        once per weight (a retry of the tick writes nothing).
+      - Saves the separate P(progressive.delivery.canary_weight#module) and
+        P(progressive.delivery.canary_status#module) calls of a step. The TraefikService is
+        found as for O(route_to_primary_on_failure).
+    type: bool
+    default: false
   route_to_primary_on_failure:
     description:
       - When the tick reaches the failed-check threshold or a rollback hook asks for a rollback,
@@ -196,6 +206,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+advanced:
+  description: Whether this call shifted the weight or recorded it (O(set_weight)).
+  returned: always
+  type: bool
+  sample: true
 routed_to_primary:
   description: Whether this call routed all traffic to the primary (O(route_to_primary_on_failure)).
   returned: always
@@ -297,6 +312,7 @@ msg:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
+    ClusterReader,
     canary_service_name,
     load_canary,
     run_tick,
@@ -314,12 +330,31 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routing impor
     Route,
     route_traffic,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils import status as canary_status
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     CLUSTER_URL_ACCESS,
     HAS_REQUESTS,
     WebhookSender,
     hide_url_secrets,
 )
+
+
+def advance_weight(client, canary, route, weight, check_mode):
+    """Shift the canary to ``weight`` and record it as Flagger does, once per weight.
+
+    Doing this in the analysing call saves a module start per step; a retry of the same tick
+    finds the weight set and the status at it, and writes nothing.
+    """
+    routed = route_traffic(client, route, weight, check_mode=check_mode)
+    canary_obj = canary_status.read_canary(client, canary["namespace"], canary["name"])
+    recorded = ((canary_obj or {}).get("status") or {}).get("canaryWeight")
+    if canary_obj is None or (recorded == weight and not routed["changed"]):
+        return routed["changed"]
+    if not check_mode:
+        canary_status.write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight})
+        event_type, message = canary_status.event_message("advance", canary, weight=weight)
+        canary_status.emit_event(client, canary_obj, message, event_type=event_type)
+    return True
 
 
 def argument_spec():
@@ -348,6 +383,7 @@ def argument_spec():
         ),
         confirm_traffic_increase=dict(type="bool", default=True),
         cluster_url_access=dict(type="str", choices=list(CLUSTER_URL_ACCESS), default="auto"),
+        set_weight=dict(type="bool", default=False),
         route_to_primary_on_failure=dict(type="bool", default=False),
         traefik_api_version=dict(
             type="str", choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]),
@@ -370,20 +406,28 @@ def run(module):
     hide_url_secrets(module, canary["analysis"].get("webhooks"))
     prometheus = dict((k, v) for k, v in (params["prometheus"] or {}).items() if v is not None)
     sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
+    route = Route(canary["namespace"], canary["service"]["name"],
+                  primary_service="{0}-primary".format(canary["service"]["name"]),
+                  canary_service=canary_service_name(canary),
+                  port=canary["service"].get("port"), api_version=params["traefik_api_version"])
+    advanced = False
+    # A target that changed since the analysis started is not given more traffic; the tick below
+    # reports revision_changed and the analysis restarts from weight 0.
+    if params["set_weight"] and (not params["revision"] or
+                                 ClusterReader(client).target_revision(canary) == params["revision"]):
+        advanced = advance_weight(client, canary, route, params["weight"], module.check_mode)
     result = run_tick(
         client, canary, params["weight"], revision=params["revision"], wait=params["wait"],
         prometheus=prometheus, sender=sender, check_mode=module.check_mode,
         traffic_gate=params["confirm_traffic_increase"],
     )
+    result["advanced"] = advanced
+    result["changed"] = result.get("changed", False) or advanced
     result["routed_to_primary"] = False
     if params["route_to_primary_on_failure"] and (
             result.get("threshold_reached") or result.get("rollback_requested")):
         # The rollback decision and the traffic cut happen in one call: the canary's share drops
         # to 0 as soon as the decisive check is known, not a few task starts later.
-        route = Route(canary["namespace"], canary["service"]["name"],
-                      primary_service="{0}-primary".format(canary["service"]["name"]),
-                      canary_service=canary_service_name(canary),
-                      port=canary["service"].get("port"), api_version=params["traefik_api_version"])
         routed = route_traffic(client, route, 0, check_mode=module.check_mode)
         result["routed_to_primary"] = True
         result["changed"] = result.get("changed", False) or routed["changed"]

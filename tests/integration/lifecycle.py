@@ -42,7 +42,7 @@ def seed_canary(namespace, **analysis):
     return canary
 
 
-def fast_canary(namespace, *, interval="2s", threshold=2, max_weight=30, step_weight=10,
+def fast_canary(namespace, *, interval="3s", threshold=2, max_weight=30, step_weight=10,
                 metrics=None, webhooks=None, service_name=None, **spec_extra):
     """A Canary shaped like the article's but quick: no load-test webhook (tests bring their own load)."""
     canary = seed_canary(namespace)
@@ -65,7 +65,13 @@ def fast_canary(namespace, *, interval="2s", threshold=2, max_weight=30, step_we
     return canary
 
 
+def install_crds(sandbox):
+    """The Canary and MetricTemplate CRDs, as playbooks/install-crds.yml installs them (idempotent)."""
+    sandbox.kubectl("apply", "-f", str(ROOT / "crds"))
+
+
 def deploy_podinfo(sandbox, namespace, *, ingress=True, service_name="podinfo", image=None):
+    install_crds(sandbox)
     docs = load_manifests(["deployment.yaml", "hpa.yaml"], namespace)
     if image:
         docs[0]["spec"]["template"]["spec"]["containers"][0]["image"] = image

@@ -41,7 +41,9 @@ def assert_rolled_back(sandbox, namespace, result, threshold, halt_word):
     events = canary_events(sandbox, namespace)
     halts = [m for m in events if m.startswith(f"Halt podinfo.{namespace} advancement")]
     assert len(halts) == threshold, events
-    assert all(halt_word in m for m in halts), halts
+    # The first tick after the weight moves may find no series yet ("no values found"), which
+    # Flagger also counts as a failed check; the metric under test must be among the reasons.
+    assert any(halt_word in m for m in halts), halts
     assert f"Rolling back podinfo.{namespace} failed checks threshold reached {threshold}" in events
     assert f"Canary failed! Scaling down podinfo.{namespace}" in events
     canary = get_json(sandbox, namespace, "canary", "podinfo")

@@ -1,5 +1,6 @@
 """The article's own Canary drives a release; a change mid-analysis restarts it; Services named apart work."""
 import json
+from collections import Counter
 
 from lifecycle import (deploy_loadtester, Load, canary_events, deploy_podinfo, fast_canary, get_json, run_playbook,
                        seed_canary, set_image, start_playbook, versions_through_traefik, wait_until, write_canary)
@@ -58,9 +59,12 @@ def test_new_revision_mid_analysis_restarts_from_zero(sandbox, namespace, tmp_pa
             proc.wait()
         load.stop()
     events = canary_events(sandbox, namespace)
-    restart = next(i for i, m in enumerate(events) if "Restarting analysis" in m)
-    after = [int(m.rsplit(" ", 1)[1]) for m in events[restart:] if "canary weight" in m]
-    assert after == [10, 20, 30, 40]
+    assert f"New revision detected! Restarting analysis for podinfo.{namespace}" in events
+    # Kubernetes aggregates a repeated identical Event, so the second pass over weights 10 and 20
+    # shows as a count of 2 rather than as new lines: every weight was stepped again from 10.
+    advances = Counter(int(m.rsplit(" ", 1)[1]) for m in events if "canary weight" in m)
+    assert advances[10] == advances[20] == 2, advances
+    assert advances[30] == advances[40] == 1, advances
     assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.7": 200}
 
 
