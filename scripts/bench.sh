@@ -48,7 +48,7 @@ sandbox up --quiet >/dev/null
 source "$SANDBOX_DIR/env"
 echo "bench: installing the CRDs"
 ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_STDOUT_CALLBACK=ansible.builtin.minimal \
-    .venv/bin/ansible-playbook playbooks/install-crds.yml >/dev/null
+    .venv/bin/ansible-playbook playbooks/install_crds.yml >/dev/null
 
 # In the background so that this shell can react to Ctrl-C and stop it by its PID.
 "$PY" scripts/bench/run.py --env "$SANDBOX_DIR/env" --command "$BENCH_COMMAND" "$@" &

@@ -18,7 +18,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 step "Installing the Canary and MetricTemplate CRDs"
-ansible-playbook playbooks/install-crds.yml
+ansible-playbook playbooks/install_crds.yml
 
 step "kubectl create ns test; podinfo with its HPA, the load tester, the IngressRoute"
 kubectl apply -f examples/podinfo/namespace.yaml

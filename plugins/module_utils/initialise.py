@@ -243,7 +243,7 @@ class Initialiser(object):
         except DeliveryError:
             raise DeliveryError(
                 "The API server does not serve Canary ({0}); install the CRDs first with "
-                "ansible-playbook progressive.delivery.install_crds (playbooks/install-crds.yml)"
+                "ansible-playbook progressive.delivery.install_crds (playbooks/install_crds.yml)"
                 .format(CANARY_API_VERSION))
         self.canary_obj = get_object(self.canaries, self.namespace, canary["name"])
         if self.canary_obj is None and self.manifest is None:

@@ -26,7 +26,7 @@ description:
     entry is absent at weight 0); point your IngressRoute at it.
   - With C(spec.autoscalerRef), creates the HPA C(<hpa>-primary) scaling the primary.
   - A Canary given as a file or a dict is registered in the cluster (the Canary CRD must be
-    installed, see C(playbooks/install-crds.yml)), so that its status and events can be seen
+    installed, see C(playbooks/install_crds.yml)), so that its status and events can be seen
     with C(kubectl get canaries) and C(kubectl describe canary).
   - Waits until the primary is ready (at most C(spec.progressDeadlineSeconds)), scales the target
     to zero, records status C(Initialized) with the current revision as C(lastPromotedSpec)

@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 
 from lifecycle import get_json, load_manifests
-from module_runner import install_crds, run_tasks
+from lifecycle import install_crds
+from module_runner import run_tasks
 from traffic_world import deploy_pair
 
 # Webhook and alert receivers on 127.0.0.1 are the unit tests' recorder; one implementation.

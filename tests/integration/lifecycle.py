@@ -66,8 +66,10 @@ def fast_canary(namespace, *, interval="3s", threshold=2, max_weight=30, step_we
 
 
 def install_crds(sandbox):
-    """The Canary and MetricTemplate CRDs, as playbooks/install-crds.yml installs them (idempotent)."""
+    """The Canary and MetricTemplate CRDs, as playbooks/install_crds.yml installs them (idempotent)."""
     sandbox.kubectl("apply", "-f", str(ROOT / "crds"))
+    for crd in ("canaries.flagger.app", "metrictemplates.flagger.app"):
+        sandbox.kubectl("wait", "--for=condition=Established", "crd/" + crd, "--timeout=30s")
 
 
 def deploy_podinfo(sandbox, namespace, *, ingress=True, service_name="podinfo", image=None):

@@ -36,9 +36,3 @@ def run_tasks(sandbox, tmp_path, tasks, check=False, name="play.yml", timeout=18
             done.stdout[-3000:], done.stderr[-3000:]))
     results = [task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]]
     return done.returncode, results, report["stats"]["localhost"]
-
-
-def install_crds(sandbox):
-    sandbox.kubectl("apply", "-f", str(ROOT / "crds"))
-    for crd in ("canaries.flagger.app", "metrictemplates.flagger.app"):
-        sandbox.kubectl("wait", "--for=condition=Established", "crd/" + crd, "--timeout=30s")

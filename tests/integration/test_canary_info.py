@@ -3,7 +3,8 @@ import pytest
 import yaml
 
 from lifecycle import EXAMPLES, deploy_podinfo
-from module_runner import install_crds, run_tasks
+from lifecycle import install_crds
+from module_runner import run_tasks
 from test_canary_init import add_config, seed_canary_file
 
 

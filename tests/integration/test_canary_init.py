@@ -12,7 +12,8 @@ from lifecycle import (
     load_manifests,
     versions_through_traefik,
 )
-from module_runner import install_crds, run_tasks
+from lifecycle import install_crds
+from module_runner import run_tasks
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -2,7 +2,8 @@
 import pytest
 
 from lifecycle import canary_events, get_json
-from module_runner import install_crds, run_tasks
+from lifecycle import install_crds
+from module_runner import run_tasks
 from test_canary_init import seed_canary_file
 
 

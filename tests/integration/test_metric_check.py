@@ -5,7 +5,8 @@ import time
 import yaml
 
 from lifecycle import ROOT, VENV_BIN, playbook_env, wait_until
-from module_runner import install_crds, run_tasks
+from lifecycle import install_crds
+from module_runner import run_tasks
 from traffic_world import deploy_pair, host_for
 
 CANARY_ONLY = {"podinfo-primary": 0, "podinfo-canary": 100}

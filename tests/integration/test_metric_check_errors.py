@@ -1,7 +1,8 @@
 """metric_check refuses bad input, and reports provider errors in the provider's own words."""
 import pytest
 
-from module_runner import install_crds, run_tasks
+from lifecycle import install_crds
+from module_runner import run_tasks
 from traffic_world import assert_failed_without_changes, deploy_pair, scratch_namespace
 
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from lifecycle import ROOT, VENV_BIN, fast_canary, load_manifests, playbook_env, run_playbook
-from module_runner import install_crds
+from lifecycle import install_crds
 
 SHARDS = 3
 # Objects that change by themselves; everything else must keep its resourceVersion.
