@@ -73,6 +73,9 @@ def test_healthy_canary_passes_the_success_rate_gate_in_an_until_loop(sandbox, n
 
 def test_canary_answering_ten_percent_500s_fails_near_90(sandbox, namespace, tmp_path):
     deploy_pair(sandbox, namespace, weights=CANARY_ONLY, canary_env={"SANDBOX_FAIL_RATE": "0.1"})
+    # Both series (200 and 500) must exist in Prometheus before the measured traffic, or rate()
+    # misses what the 500 series counted before its first scrape and the rate reads too high.
+    warm_up_codes(sandbox, namespace, {"200": "/status/200", "500": "/status/500"})
     counts = send_canary_traffic(sandbox, namespace, 600)
     assert 20 <= counts[500] <= 110, counts  # the app really failed about 10%
 
