@@ -27,24 +27,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     traefik_api_version,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.retry import RetryPolicy
-
-
-class FakeClock(object):
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self):
-        return self.now
+from fake_time import FakeTime
 
 
 def policy(timeout=10.0):
-    clock = FakeClock()
-    return RetryPolicy(timeout=timeout, sleep=clock.sleep, clock=clock, rand=lambda: 0.5), clock
+    clock = FakeTime()
+    return RetryPolicy(timeout=timeout, sleep=clock.sleep, clock=clock.clock, rand=lambda: 0.5), clock
 
 
 def http_error(status, reason, message=None):

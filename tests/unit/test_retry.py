@@ -11,6 +11,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.retry import 
     retry_after_seconds,
     update_guarded,
 )
+from fake_time import FakeTime
 
 
 class ApiFault(Exception):
@@ -22,21 +23,6 @@ class ApiFault(Exception):
         self.reason = "Reason{0}".format(status)
         self.body = '{"kind": "Status", "message": "%s"}' % message
         self.headers = headers or {}
-
-
-class FakeTime(object):
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self):
-        return self.now
 
 
 def policy(timeout=10.0, rand=lambda: 1.0, **kw):
