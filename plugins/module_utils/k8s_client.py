@@ -175,6 +175,16 @@ def api_error_message(exc, action):
     return "Failed to {0}: {1}".format(action, said)
 
 
+def _serves_now(client, api_version, kind):
+    """Like is_served, but also asks the group's discovery document itself: the client's
+    discovery cache outlives a deleted CRD, and a write would then fail with a bare 404."""
+    if not is_served(client, api_version, kind):
+        return False
+    if getattr(client, "request", None) is None:
+        return True
+    return _listed_in_discovery(client, api_version, kind, "discover {0} in {1}".format(kind, api_version))
+
+
 def traefik_api_version(client, requested=None):
     """Choose the Traefik CRD group/version to use.
 
@@ -191,9 +201,9 @@ def traefik_api_version(client, requested=None):
                 "api_version must be one of {0}; got '{1}' ({2})".format(
                     allowed, requested, role_variable)
             )
-        if not is_served(client, requested, "TraefikService"):
+        if not _serves_now(client, requested, "TraefikService"):
             installed = [v for v in TRAEFIK_API_VERSIONS
-                         if v != requested and is_served(client, v, "TraefikService")]
+                         if v != requested and _serves_now(client, v, "TraefikService")]
             if installed:
                 found = "{0} {1} installed".format(
                     " and ".join(installed), "is" if len(installed) == 1 else "are")

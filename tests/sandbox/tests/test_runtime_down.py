@@ -65,8 +65,13 @@ def test_two_sandboxes_side_by_side_then_down_leaves_no_process(sandbox, second_
     assert sb.api_url != sandbox.api_url and sb.traefik_url != sandbox.traefik_url
     assert sb.status()["address_block"] != sandbox.status()["address_block"]
     start_workloads(sb)
+    # daemon, traefik, prometheus, 3 pods, the loadtester's background command (which a busy
+    # machine may take a moment to start)
+    deadline = time.monotonic() + 20
     before = processes_of(sb.dir)
-    # daemon, traefik, prometheus, 3 pods, the loadtester's background command
+    while len(before) < 7 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        before = processes_of(sb.dir)
     assert len(before) >= 7, before
     down = cli(sb.dir, "down")
     assert down.returncode == 0, down.stderr
