@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import json
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
     AUTH_ARG_SPEC,
@@ -26,6 +25,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.retry import 
     call_with_retry,
     is_transient,
     is_transient_or_caused_by_one,
+    server_said,
     update_guarded,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
@@ -158,21 +158,7 @@ def is_served(client, api_version, kind, policy=None):
 
 def api_error_message(exc, action):
     """Describe a failed API call as "what we tried: what the server said"."""
-    status = getattr(exc, "status", None)
-    body = getattr(exc, "body", None)
-    said = None
-    if body:
-        if isinstance(body, bytes):
-            body = body.decode("utf-8", "replace")
-        try:
-            said = json.loads(body).get("message")
-        except (ValueError, AttributeError):
-            said = str(body).strip()
-    if not said:
-        said = getattr(exc, "reason", None) or str(exc) or exc.__class__.__name__
-    if status:
-        return "Failed to {0}: {1} (HTTP {2})".format(action, said, status)
-    return "Failed to {0}: {1}".format(action, said)
+    return "Failed to {0}: {1}".format(action, server_said(exc))
 
 
 def _serves_now(client, api_version, kind):
