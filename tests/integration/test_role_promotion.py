@@ -53,10 +53,12 @@ def test_a_run_with_nothing_new_changes_nothing(sandbox, namespace, podinfo):
 
 
 def test_step_weights_list_and_step_weight_promotion(sandbox, namespace, podinfo, tmp_path):
-    canary = fast_canary(namespace)
+    # A first step of 5% (not 1%): at 30 rps a 1% canary gets a request every few seconds, too few
+    # for Prometheus to have a rate after one 3 s interval, and "no data" is a failed check.
+    canary = fast_canary(namespace, threshold=4)
     canary["spec"]["analysis"].pop("stepWeight")
     canary["spec"]["analysis"].pop("maxWeight")
-    canary["spec"]["analysis"]["stepWeights"] = [1, 20, 60]
+    canary["spec"]["analysis"]["stepWeights"] = [5, 20, 60]
     canary["spec"]["analysis"]["stepWeightPromotion"] = 50
     path = write_canary(tmp_path, canary, "steps.yaml")
     set_image(sandbox, namespace, "4.0.6")
@@ -66,7 +68,7 @@ def test_step_weights_list_and_step_weight_promotion(sandbox, namespace, podinfo
     assert result.returncode == 0, result.stdout[-4000:]
     events = canary_events(sandbox, namespace)
     advances = [int(m.rsplit(" ", 1)[1]) for m in events if re.match(rf"Advance podinfo\.{namespace} canary weight", m)]
-    assert advances == [1, 20, 60]
+    assert advances == [5, 20, 60]
     # Flagger's stepWeightPromotion: from the last canary weight (60 -> primary 40) up by 50 to 100.
     primary_steps = [int(w) for w in re.findall(r"primary (\d+)\)", result.stdout)]
     assert primary_steps == [90, 100]
@@ -83,3 +85,4 @@ def test_skip_analysis_promotes_without_steps(sandbox, namespace, podinfo, tmp_p
     assert result.returncode == 0, result.stdout[-4000:]
     assert not [m for m in canary_events(sandbox, namespace) if "canary weight" in m]
     assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.7": 200}
+
