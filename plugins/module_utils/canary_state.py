@@ -24,6 +24,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     is_served,
     traefik_api_version,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.lease import (
+    LEASE_API_VERSION,
+    describe as describe_lease,
+    lease_name_for,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
     parse_metric_template,
 )
@@ -159,4 +164,8 @@ def describe_canary(client, params):
         "metric_templates": resolve_metric_templates(client, canary,
                                                      params.get("metric_template_files")),
         "warnings_fields": list(canary.get("warnings") or []),
+        # A run killed while holding the release lock leaves its Lease behind; the next run takes
+        # it over once it expires, so such a Lease is work even when nothing else is.
+        "lock": describe_lease(get_object(get_resource(client, LEASE_API_VERSION, "Lease"),
+                                          namespace, lease_name_for(canary["name"]))),
     }

@@ -148,6 +148,15 @@ registered:
   description: Whether the Canary exists as an object in the cluster (where its status and events live).
   returned: success
   type: bool
+lock:
+  description:
+    - The release lock (the C(<name>-canary-lock) Lease) as P(progressive.delivery.canary_lock#module)
+      returns it, or null when there is none.
+    - A holder here while no run works on the app is a run that was killed while holding it; the
+      Lease is taken over once it expires.
+  returned: success
+  type: dict
+  sample: {"holder": "awx-1234-5f2c9a1b", "renew_time": "2026-11-26T10:00:00.000000Z", "expires_at": "2026-11-26T10:02:00.000000Z"}
 traefik_api_version:
   description: API group and version of Traefik's CRDs; null when the cluster serves none.
   returned: success

@@ -5,6 +5,7 @@ import pytest
 
 from lifecycle import (Load, canary_events, deploy_podinfo, fast_canary, get_json, recap, run_playbook,
                        set_image, versions_through_traefik, write_canary)
+from test_reliability_lock import lease_of, put_lease
 
 
 @pytest.fixture
@@ -86,3 +87,27 @@ def test_skip_analysis_promotes_without_steps(sandbox, namespace, podinfo, tmp_p
     assert not [m for m in canary_events(sandbox, namespace) if "canary weight" in m]
     assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.7": 200}
 
+
+def test_a_lock_left_by_a_killed_run_is_taken_over_and_released_even_with_nothing_new(sandbox, namespace, podinfo):
+    # A run killed after its promotion but before releasing the lock: the app is settled, the Lease is not.
+    put_lease(sandbox, namespace, "killed-run", renewed_seconds_ago=120, duration=30)
+    route_before = get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"]
+
+    result = run_playbook(sandbox, extra_vars={"canary_file": str(podinfo)})
+
+    assert result.returncode == 0, result.stdout[-4000:]
+    lease = lease_of(sandbox, namespace)
+    assert lease is None or not lease["spec"].get("holderIdentity"), lease
+    assert get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"] == route_before
+    assert versions_through_traefik(sandbox, namespace, 50) == {"4.0.5": 50}
+
+
+def test_a_live_lock_of_another_run_fails_a_run_with_nothing_new_naming_the_holder(sandbox, namespace, podinfo):
+    put_lease(sandbox, namespace, "awx-job-42", renewed_seconds_ago=1, duration=300)
+    lease_before = lease_of(sandbox, namespace)["metadata"]["resourceVersion"]
+
+    result = run_playbook(sandbox, extra_vars={"canary_file": str(podinfo)})
+
+    assert result.returncode != 0
+    assert "held by run 'awx-job-42'" in result.stdout
+    assert lease_of(sandbox, namespace)["metadata"]["resourceVersion"] == lease_before
