@@ -32,6 +32,12 @@ description:
     The count is read and written back guarded by the Canary's resourceVersion, so the cluster
     stays the source of truth.
   - Designed for C(until)/C(retries) loops; see the examples.
+  - With O(weights) instead of O(weight), one call runs the whole step loop: for each weight it
+    asks the C(confirm-traffic-increase) hooks (when the Canary has any), shifts the traffic as
+    O(set_weight) does and ticks until the checks pass, then goes on to the next weight. It stops
+    at the first tick that reaches the threshold, sees the target change or is asked to roll back.
+    This saves a module start per step, which on a busy controller costs more than a short
+    interval.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
@@ -65,8 +71,40 @@ options:
     description:
       - The canary weight being analysed, in percent (0-100). Recorded as C(status.canaryWeight)
         when the tick passes.
+      - Exactly one of O(weight) and O(weights) is required.
     type: int
-    required: true
+  weights:
+    description:
+      - Run the whole step loop: the canary weights to analyse in turn, each from 0 to 100 and
+        each above the one before, for example C([10, 20, 30]).
+      - The traffic is shifted to each weight (O(set_weight) is implied), then the weight is
+        ticked, one O(wait) each, until its checks pass or the loop stops; see RV(steps).
+      - A closed C(confirm-traffic-increase) gate is asked again every O(wait) seconds, up to
+        O(confirm_timeout); then the call returns with RV(gate_timed_out).
+    type: list
+    elements: int
+  confirm_timeout:
+    description:
+      - With O(weights), seconds a closed C(confirm-traffic-increase) gate may hold a weight
+        before the call gives up (RV(gate_timed_out)).
+    type: float
+    default: 3600
+  lock:
+    description:
+      - With O(weights), the release lock this run holds (see
+        P(progressive.delivery.canary_lock#module)); it is renewed when the call starts and then
+        whenever a third of O(lock.lease_duration) has passed, so a long analysis keeps it.
+      - When another run took the lock over, the call fails and says so.
+    type: dict
+    suboptions:
+      holder:
+        description: The C(holder) returned when the lock was acquired.
+        type: str
+        required: true
+      lease_duration:
+        description: Seconds the Lease stays valid after each renewal.
+        type: int
+        required: true
   wait:
     description:
       - Seconds to wait before measuring, usually the Canary's analysis interval. Not waited in
@@ -124,6 +162,8 @@ options:
       - Ask the Canary's C(confirm-traffic-increase) hooks after the checks passed, so a closed
         gate holds the weight (RV(waiting)) without counting a failed check.
       - Set it to false when the playbook asks that gate itself before it shifts traffic.
+      - With O(weights), the gate is asked before each weight is raised instead, as Flagger
+        does.
     type: bool
     default: true
   set_weight:
@@ -175,6 +215,25 @@ requirements:
 """
 
 EXAMPLES = r"""
+# The whole step loop in one task: 10, 20, 30 percent, one interval per tick, the lock renewed
+# on the way, and all traffic back on the primary in the same call when the analysis fails.
+- name: Analyse podinfo.test step by step
+  progressive.delivery.canary_analysis:
+    canary: "{{ plan.canary }}"
+    weights: [10, 20, 30]
+    wait: "{{ plan.canary.analysis.interval_seconds }}"
+    revision: "{{ plan.revision }}"
+    route_to_primary_on_failure: true
+    lock:
+      holder: "{{ lock.holder }}"
+      lease_duration: 120
+  register: analysis
+
+- name: Roll back when the analysis failed
+  ansible.builtin.fail:
+    msg: "{{ analysis.msg }}"
+  when: not analysis.passed and not analysis.revision_changed
+
 # One step of the analysis: analyse at weight 10 until it passes, the failed checks reach the
 # threshold (then roll back), or the target changes (then restart from weight 0). Each retry
 # waits one interval through `wait`, so `delay` stays 0.
@@ -257,10 +316,39 @@ waiting:
   type: bool
   sample: false
 weight:
-  description: The weight analysed.
+  description: The weight analysed (with O(weights), the weight of the last tick).
   returned: always
   type: int
   sample: 10
+steps:
+  description: With O(weights), one entry per weight that was reached, in order.
+  returned: when O(weights) is given
+  type: list
+  elements: dict
+  contains:
+    weight:
+      description: The canary weight.
+      type: int
+      sample: 20
+    ticks:
+      description: How many ticks ran at this weight.
+      type: int
+      sample: 1
+    passed:
+      description: Whether the weight's checks passed.
+      type: bool
+    failed_checks:
+      description: The Canary's cumulative failed checks after the weight's last tick.
+      type: int
+    msg:
+      description: The last tick's line, as RV(msg).
+      type: str
+gate_timed_out:
+  description: With O(weights), whether a C(confirm-traffic-increase) gate stayed closed for
+    O(confirm_timeout) seconds.
+  returned: when O(weights) is given
+  type: bool
+  sample: false
 metrics:
   description: One entry per metric of the Canary, in the Canary's order.
   returned: always
@@ -312,9 +400,11 @@ msg:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
+    PROGRESSING,
     ClusterReader,
     canary_service_name,
     load_canary,
+    run_stage_hooks,
     run_tick,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
@@ -330,7 +420,17 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routing impor
     Route,
     route_traffic,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.lease import (
+    LeaseStore,
+    acquire,
+    lease_name_for,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.retry import RetryPolicy
 from ansible_collections.progressive.delivery.plugins.module_utils import status as canary_status
+from ansible_collections.progressive.delivery.plugins.module_utils.steps import (
+    Renewal,
+    run_steps,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     CLUSTER_URL_ACCESS,
     HAS_REQUESTS,
@@ -363,7 +463,13 @@ def argument_spec():
         canary=dict(type="dict"),
         name=dict(type="str"),
         namespace=dict(type="str"),
-        weight=dict(type="int", required=True),
+        weight=dict(type="int"),
+        weights=dict(type="list", elements="int"),
+        confirm_timeout=dict(type="float", default=3600),
+        lock=dict(type="dict", options=dict(
+            holder=dict(type="str", required=True),
+            lease_duration=dict(type="int", required=True),
+        )),
         wait=dict(type="float", default=0),
         revision=dict(type="str"),
         prometheus=dict(
@@ -391,13 +497,32 @@ def argument_spec():
     return spec
 
 
+def validate_weights(params):
+    if params["weights"] is None:
+        if not 0 <= params["weight"] <= 100:
+            raise InvalidInput("weight must be an integer from 0 to 100; got {0}".format(
+                params["weight"]))
+        return
+    weights = params["weights"]
+    if not weights or any(not 0 <= w <= 100 for w in weights) or any(
+            b <= a for a, b in zip(weights, weights[1:])):
+        raise InvalidInput("weights must be a non-empty list of integers from 0 to 100, each "
+                           "above the one before; got {0}".format(weights))
+    if params["confirm_timeout"] < 0:
+        raise InvalidInput("confirm_timeout must be 0 or more seconds; got {0}".format(
+            params["confirm_timeout"]))
+    lock = params["lock"]
+    if lock is not None and (not lock["holder"] or lock["lease_duration"] < 3):
+        raise InvalidInput("lock needs the holder that acquired it and a lease_duration of 3 "
+                           "seconds or more; got {0!r} and {1}".format(lock["holder"],
+                                                                      lock["lease_duration"]))
+
+
 def run(module):
     params = module.params
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"))
-    if not 0 <= params["weight"] <= 100:
-        raise InvalidInput("weight must be an integer from 0 to 100; got {0}".format(
-            params["weight"]))
+    validate_weights(params)
     if params["wait"] < 0:
         raise InvalidInput("wait must be 0 or more seconds; got {0}".format(params["wait"]))
     client = get_dynamic_client(module)
@@ -410,6 +535,68 @@ def run(module):
                   primary_service="{0}-primary".format(canary["service"]["name"]),
                   canary_service=canary_service_name(canary),
                   port=canary["service"].get("port"), api_version=params["traefik_api_version"])
+    if params["weights"] is not None:
+        result = run_step_loop(module, client, canary, route, prometheus, sender)
+    else:
+        result = run_one_tick(module, client, canary, route, prometheus, sender)
+    result["routed_to_primary"] = False
+    if params["route_to_primary_on_failure"] and (
+            result.get("threshold_reached") or result.get("rollback_requested")):
+        # The rollback decision and the traffic cut happen in one call: the canary's share drops
+        # to 0 as soon as the decisive check is known, not a few task starts later.
+        routed = route_traffic(client, route, 0, check_mode=module.check_mode)
+        result["routed_to_primary"] = True
+        result["changed"] = result.get("changed", False) or routed["changed"]
+    return result
+
+
+def run_step_loop(module, client, canary, route, prometheus, sender):
+    """Every weight of O(weights) in this one process; see steps.run_steps."""
+    params = module.params
+    check_mode = module.check_mode
+    revision = params["revision"]
+    first = [True]
+
+    def advance(weight):
+        # The tick before the next weight just checked the revision; the first weight checks it
+        # here, so a target that changed since the analysis started gets no traffic.
+        if first[0]:
+            first[0] = False
+            if revision and ClusterReader(client).target_revision(canary) != revision:
+                return False
+        return advance_weight(client, canary, route, weight, check_mode)
+
+    def tick(weight):
+        return run_tick(client, canary, weight, revision=revision, wait=params["wait"],
+                        prometheus=prometheus, sender=sender, check_mode=check_mode,
+                        traffic_gate=False)
+
+    gate = None
+    hooks = canary["analysis"].get("webhooks") or []
+    if params["confirm_traffic_increase"] and not check_mode and any(
+            h.get("type") == "confirm-traffic-increase" for h in hooks):
+        def gate():
+            canary_obj = canary_status.read_canary(client, canary["namespace"], canary["name"])
+            asked = run_stage_hooks(client, canary, canary_obj, "confirm-traffic-increase",
+                                    sender, phase=PROGRESSING, checksum=revision)
+            return asked["passed"], (asked["events"] or [asked["msg"]])[-1]
+
+    renew = None
+    if params["lock"] and not check_mode:
+        lock = params["lock"]
+        store = LeaseStore(client, canary["namespace"], lease_name_for(canary["name"]),
+                           RetryPolicy(timeout=30))
+        renew = Renewal(lambda: acquire(store, lock["holder"], lock["lease_duration"]),
+                        every=lock["lease_duration"] / 3.0)
+
+    threshold = canary["analysis"]["threshold"]
+    return run_steps(params["weights"], advance, tick, gate=gate, renew=renew,
+                     gate_timeout=params["confirm_timeout"], interval=params["wait"],
+                     max_ticks_per_step=1 if check_mode else threshold + 1)
+
+
+def run_one_tick(module, client, canary, route, prometheus, sender):
+    params = module.params
     advanced = False
     # A target that changed since the analysis started is not given more traffic; the tick below
     # reports revision_changed and the analysis restarts from weight 0.
@@ -423,14 +610,6 @@ def run(module):
     )
     result["advanced"] = advanced
     result["changed"] = result.get("changed", False) or advanced
-    result["routed_to_primary"] = False
-    if params["route_to_primary_on_failure"] and (
-            result.get("threshold_reached") or result.get("rollback_requested")):
-        # The rollback decision and the traffic cut happen in one call: the canary's share drops
-        # to 0 as soon as the decisive check is known, not a few task starts later.
-        routed = route_traffic(client, route, 0, check_mode=module.check_mode)
-        result["routed_to_primary"] = True
-        result["changed"] = result.get("changed", False) or routed["changed"]
     return result
 
 
@@ -438,8 +617,8 @@ def main():
     module = DeliveryModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        mutually_exclusive=[("canary", "name")],
-        required_one_of=[("canary", "name")],
+        mutually_exclusive=[("canary", "name"), ("weight", "weights")],
+        required_one_of=[("canary", "name"), ("weight", "weights")],
         required_by={"name": "namespace"},
     )
     module.run(run)

@@ -14,20 +14,6 @@ from traffic_world import scratch_namespace
 MODULE = "progressive.delivery.canary_analysis"
 
 
-@pytest.fixture
-def load(sandbox, namespace):
-    """Steady load through Traefik for the test's namespace, stopped by PID afterwards."""
-    started = []
-
-    def start():
-        started.append(Load(sandbox, namespace, rps=30, seconds=120))
-        wait_for_series(sandbox, canary_service_series(namespace), samples=5)
-
-    yield start
-    for running in started:
-        running.stop()
-
-
 @pytest.fixture(scope="module")
 def healthy(sandbox):
     """One healthy canary under steady load, shared by the tests that only read it; each test

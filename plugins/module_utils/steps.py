@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The whole step loop of an analysis in one process, as Flagger's scheduler runs it.
+
+The loop itself is pure: it calls the functions it is given to open the traffic gate, shift the
+weight, run one tick and renew the release lock, so it is tested without a cluster.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+# Keys of a tick result that end the loop, whatever the weight.
+_STOPPING = ("threshold_reached", "revision_changed", "rollback_requested")
+
+
+class Renewal(object):
+    """Calls ``renew`` at most once per ``every`` seconds (and at the first call)."""
+
+    def __init__(self, renew, every, clock=time.monotonic):
+        self.renew = renew
+        self.every = every
+        self.clock = clock
+        self.last = None
+        self.count = 0
+
+    def __call__(self):
+        now = self.clock()
+        if self.last is None or now - self.last >= self.every:
+            self.renew()
+            self.last = now
+            self.count += 1
+
+
+def run_steps(weights, advance, tick, gate=None, renew=None, gate_timeout=0, interval=0,
+              max_ticks_per_step=None, sleep=time.sleep, clock=time.monotonic):
+    """Analyse at each of ``weights`` in turn and return the result of the last tick with ``steps``.
+
+    - ``gate()`` (optional) returns ``(opened, message)``; it is asked before each weight is
+      raised, every ``interval`` seconds until it opens or ``gate_timeout`` seconds passed.
+    - ``advance(weight)`` shifts the traffic and returns whether it changed anything.
+    - ``tick(weight)`` waits one interval, measures and returns a canary_analysis tick result.
+    - ``renew()`` (optional) is called before every gate question and tick.
+
+    A weight is left when its tick passed; the loop stops at the first tick that reached the
+    threshold, saw the target change or was asked to roll back, and after ``max_ticks_per_step``
+    ticks at one weight that neither passed nor stopped (check mode: nothing is counted).
+    """
+    steps = []
+    last = None
+    advanced_any = False
+    changed = False
+    for weight in weights:
+        if gate is not None:
+            waited = _open_gate(gate, renew, gate_timeout, interval, sleep, clock)
+            if waited is not None:
+                result = dict(last or {}, passed=False, waiting=True, gate_timed_out=True,
+                              weight=weight, msg=waited)
+                return _finish(result, steps, advanced_any, changed)
+        advanced = bool(advance(weight))
+        advanced_any = advanced_any or advanced
+        ticks = 0
+        while True:
+            if renew is not None:
+                renew()
+            last = tick(weight)
+            ticks += 1
+            changed = changed or bool(last.get("changed"))
+            if last.get("passed") or any(last.get(key) for key in _STOPPING):
+                break
+            if max_ticks_per_step is not None and ticks >= max_ticks_per_step:
+                break
+        steps.append({"weight": weight, "ticks": ticks, "passed": bool(last.get("passed")),
+                      "failed_checks": last.get("failed_checks", 0), "msg": last.get("msg", "")})
+        if not last.get("passed"):
+            break
+    result = dict(last or {"passed": True, "msg": "no weights to analyse"})
+    result["passed"] = len(steps) == len(weights) and all(step["passed"] for step in steps)
+    return _finish(result, steps, advanced_any, changed)
+
+
+def _open_gate(gate, renew, timeout, interval, sleep, clock):
+    """None once the gate opened; otherwise the gate's last message after ``timeout`` seconds."""
+    deadline = clock() + timeout
+    while True:
+        if renew is not None:
+            renew()
+        opened, message = gate()
+        if opened:
+            return None
+        if clock() + interval > deadline:
+            return "{0} (still closed after {1:g}s)".format(message, timeout)
+        sleep(interval)
+
+
+def _finish(result, steps, advanced_any, changed):
+    result["steps"] = steps
+    result["advanced"] = advanced_any or bool(result.get("advanced"))
+    result["changed"] = changed or advanced_any or bool(result.get("changed"))
+    result.setdefault("gate_timed_out", False)
+    return result

@@ -1,0 +1,132 @@
+"""The whole step loop in one call: order of gate, shift and ticks, and where it stops."""
+
+from ansible_collections.progressive.delivery.plugins.module_utils.steps import Renewal, run_steps
+
+from fake_time import FakeTime
+
+
+class Script(object):
+    """Plays the cluster: each tick answers from a per-weight list of outcomes, and every call is logged."""
+
+    def __init__(self, outcomes=None, gate_answers=None, threshold=3):
+        self.outcomes = {w: list(o) for w, o in (outcomes or {}).items()}
+        self.gate_answers = list(gate_answers or [])
+        self.threshold = threshold
+        self.failed = 0
+        self.calls = []
+
+    def advance(self, weight):
+        self.calls.append(("advance", weight))
+        return True
+
+    def tick(self, weight):
+        self.calls.append(("tick", weight))
+        outcome = self.outcomes.get(weight, ["pass"]).pop(0) if self.outcomes.get(weight) else "pass"
+        result = {"weight": weight, "passed": outcome == "pass", "threshold_reached": False,
+                  "revision_changed": outcome == "revision", "rollback_requested": outcome == "rollback",
+                  "changed": True, "failed_checks": self.failed, "msg": "weight {0}: {1}".format(weight, outcome)}
+        if outcome == "fail":
+            self.failed += 1
+            result.update(failed_checks=self.failed, threshold_reached=self.failed >= self.threshold)
+        return result
+
+    def gate(self):
+        self.calls.append(("gate",))
+        opened = self.gate_answers.pop(0) if self.gate_answers else True
+        return opened, "Halt advancement waiting for traffic increase approval"
+
+
+def test_each_weight_is_shifted_then_ticked_once_when_every_check_passes():
+    script = Script()
+
+    result = run_steps([10, 20, 30], script.advance, script.tick)
+
+    assert script.calls == [("advance", 10), ("tick", 10), ("advance", 20), ("tick", 20),
+                            ("advance", 30), ("tick", 30)]
+    assert result["passed"] is True
+    assert [(s["weight"], s["ticks"], s["passed"]) for s in result["steps"]] == [(10, 1, True), (20, 1, True), (30, 1, True)]
+    assert result["weight"] == 30 and result["advanced"] is True
+
+
+def test_a_failed_tick_holds_the_weight_and_a_later_pass_moves_on():
+    script = Script({20: ["fail", "pass"]})
+
+    result = run_steps([10, 20, 30], script.advance, script.tick)
+
+    assert script.calls.count(("tick", 20)) == 2
+    assert script.calls.count(("advance", 20)) == 1  # the weight is shifted once, not per tick
+    assert result["passed"] is True
+    assert [s["ticks"] for s in result["steps"]] == [1, 2, 1]
+    assert result["steps"][1]["failed_checks"] == 1
+
+
+def test_the_loop_stops_where_the_threshold_is_reached_and_never_raises_the_weight():
+    script = Script({20: ["fail", "fail"]}, threshold=2)
+
+    result = run_steps([10, 20, 30], script.advance, script.tick, max_ticks_per_step=3)
+
+    assert ("advance", 30) not in script.calls
+    assert result["passed"] is False and result["threshold_reached"] is True
+    assert result["failed_checks"] == 2 and result["weight"] == 20
+    assert [s["weight"] for s in result["steps"]] == [10, 20]
+
+
+def test_a_changed_target_or_a_rollback_hook_stops_at_once():
+    for outcome, key in (("revision", "revision_changed"), ("rollback", "rollback_requested")):
+        script = Script({10: [outcome]})
+
+        result = run_steps([10, 20], script.advance, script.tick)
+
+        assert script.calls == [("advance", 10), ("tick", 10)]
+        assert result[key] is True and result["passed"] is False
+
+
+def test_ticks_that_neither_pass_nor_stop_end_after_the_cap():
+    script = Script({10: ["fail"] * 10}, threshold=100)
+
+    result = run_steps([10, 20], script.advance, script.tick, max_ticks_per_step=4)
+
+    assert script.calls.count(("tick", 10)) == 4
+    assert result["passed"] is False and result["steps"][0]["ticks"] == 4
+
+
+def test_a_closed_gate_is_asked_again_each_interval_before_the_weight_rises():
+    fake = FakeTime()
+    script = Script(gate_answers=[True, False, False, True])
+
+    result = run_steps([10, 20], script.advance, script.tick, gate=script.gate, gate_timeout=60,
+                       interval=5, sleep=fake.sleep, clock=fake.clock)
+
+    assert script.calls == [("gate",), ("advance", 10), ("tick", 10),
+                            ("gate",), ("gate",), ("gate",), ("advance", 20), ("tick", 20)]
+    assert fake.sleeps == [5, 5]
+    assert result["passed"] is True and result["gate_timed_out"] is False
+
+
+def test_a_gate_that_stays_closed_gives_up_after_the_timeout_without_shifting():
+    fake = FakeTime()
+    script = Script(gate_answers=[True] + [False] * 100)
+
+    result = run_steps([10, 20], script.advance, script.tick, gate=script.gate, gate_timeout=12,
+                       interval=5, sleep=fake.sleep, clock=fake.clock)
+
+    assert ("advance", 20) not in script.calls
+    assert result["gate_timed_out"] is True and result["passed"] is False
+    assert "still closed after 12s" in result["msg"]
+    assert sum(fake.sleeps) <= 12
+
+
+def test_the_lock_is_renewed_at_the_start_and_then_once_per_period():
+    fake = FakeTime()
+    renewals = []
+    renew = Renewal(lambda: renewals.append(fake.now), every=10, clock=fake.clock)
+
+    def tick(weight):
+        fake.sleep(4)  # one interval per tick
+        return {"passed": True, "msg": ""}
+
+    run_steps([10, 20, 30, 40, 50, 60], lambda w: True, tick, renew=renew)
+
+    # Ticks start at 0, 4, 8, ..., 20: renewed at 0, then at the first tick 10 s or more later.
+    assert renewals == [0, 12]
+    assert renew.count == 2
