@@ -32,7 +32,7 @@ description:
     The count is read and written back guarded by the Canary's resourceVersion, so the cluster
     stays the source of truth.
   - Designed for C(until)/C(retries) loops; see the examples.
-  - With O(weights) instead of O(weight), one call runs the whole step loop: for each weight it
+  - With O(weights) instead of O(weight), one call runs the whole step loop. For each weight it
     asks the C(confirm-traffic-increase) hooks (when the Canary has any), shifts the traffic as
     O(set_weight) does and ticks until the checks pass, then goes on to the next weight. It stops
     at the first tick that reaches the threshold, sees the target change or is asked to roll back.
@@ -75,7 +75,7 @@ options:
     type: int
   weights:
     description:
-      - Run the whole step loop: the canary weights to analyse in turn, each from 0 to 100 and
+      - Run the whole step loop over these canary weights, analysed in turn, each from 0 to 100 and
         each above the one before, for example C([10, 20, 30]).
       - The traffic is shifted to each weight (O(set_weight) is implied), then the weight is
         ticked, one O(wait) each, until its checks pass or the loop stops; see RV(steps).
@@ -275,6 +275,18 @@ routed_to_primary:
   returned: always
   type: bool
   sample: false
+decided_at:
+  description: When the rollback decision was known (seconds since the epoch), just before the
+    traffic was routed to the primary.
+  returned: when RV(routed_to_primary) is true
+  type: float
+  sample: 1795730194.12
+routed_at:
+  description: When the TraefikService sent all traffic to the primary (seconds since the epoch);
+    Traefik applies it within a few hundred milliseconds.
+  returned: when RV(routed_to_primary) is true
+  type: float
+  sample: 1795730194.19
 passed:
   description: Whether every rollout hook and metric passed and no gate held the weight.
   returned: always
@@ -396,6 +408,8 @@ msg:
   type: str
   sample: "weight 10: success rate 99.85% >= 99%, request duration 12ms <= 500ms: passed"
 """
+
+import time
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -544,7 +558,9 @@ def run(module):
             result.get("threshold_reached") or result.get("rollback_requested")):
         # The rollback decision and the traffic cut happen in one call: the canary's share drops
         # to 0 as soon as the decisive check is known, not a few task starts later.
+        result["decided_at"] = time.time()
         routed = route_traffic(client, route, 0, check_mode=module.check_mode)
+        result["routed_at"] = time.time()
         result["routed_to_primary"] = True
         result["changed"] = result.get("changed", False) or routed["changed"]
     return result
