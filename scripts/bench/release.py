@@ -2,7 +2,7 @@
 requests of its step loop, then no-op runs that find nothing new."""
 import os
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from common import (Load, PromSampler, canary_run, deploy_podinfo, median, normalise_path, set_image,
@@ -23,29 +23,14 @@ def short_name(name):
     return name.split(":")[0][:70]
 
 
-def _step_line(task):
-    """The line of a task in the role's step.yml, or None for a task of another file."""
-    match = re.search(r"/tasks/step\.yml:(\d+)$", task[5])
-    return int(match.group(1)) if match else None
-
-
-def split_steps(run):
-    """[(start, end, [tasks])] per weight step: a step starts at the first task of step.yml."""
-    tasks = run.tasks()
-    lines = [_step_line(t) for t in tasks]
-    first_line = min((n for n in lines if n is not None), default=None)
-    steps = []
-    for task, line in zip(tasks, lines):
-        if line is None:
-            continue
-        if line == first_line or not steps:
-            steps.append([task[2], task[3], []])
-        steps[-1][2].append(task)
-        steps[-1][1] = task[3]
-    # a step ends where the next one starts (the include and the loop's own cost belong to it)
-    for k in range(len(steps) - 1):
-        steps[k][1] = steps[k + 1][0]
-    return [tuple(s) for s in steps]
+def analysis_task(run):
+    """The task that ran the step loop (canary_analysis with weights) and its result, or (None, None)."""
+    for task in run.tasks():
+        if task[1].endswith("canary_analysis"):
+            for result in task[4].values():
+                if not result.get("skipped") and "steps" in result:
+                    return task, result
+    return None, None
 
 
 CONTROLLER_ACTIONS = {"set_fact", "debug", "assert", "fail", "include_tasks", "import_tasks", "validate_argument_spec",
@@ -62,16 +47,6 @@ def module_runs(tasks):
             if not result.get("skipped"):
                 runs += int(result.get("attempts") or 1)
     return runs
-
-
-def analysis_ticks(step_tasks):
-    ticks = 0
-    for _name, action, _s, _e, hosts, _path in step_tasks:
-        if action.endswith("canary_analysis"):
-            for result in hosts.values():
-                if not result.get("skipped"):
-                    ticks += int(result.get("attempts") or 1)
-    return ticks
 
 
 def measure(sb, workdir, log):
@@ -103,37 +78,26 @@ def measure(sb, workdir, log):
     out["release_cpu"] = run.cpu
     out["module_runs"] = module_runs(run.tasks())
     out["ratio"] = run.wall / (STEPS * INTERVAL)
-    steps = split_steps(run)
+    task, result = analysis_task(run)
+    if task is None:
+        raise RuntimeError("the release ran no step loop (no canary_analysis task with steps)")
+    steps = result["steps"]
+    n = max(len(steps), 1)
+    ticks_total = sum(int(step["ticks"]) for step in steps)
+    loop_start, loop_end = task[2], task[3]
+    loop_wall = loop_end - loop_start
     out["steps_seen"] = len(steps)
     log("  healthy release: {0:.1f}s for {1} steps seen".format(run.wall, len(steps)))
 
-    # --- per-step overhead, by task ---
-    per_task = defaultdict(float)
-    step_walls, overheads, ticks_total = [], [], 0
-    for start, end, tasks in steps:
-        ticks = analysis_ticks(tasks) or 1
-        ticks_total += ticks
-        wall = end - start
-        step_walls.append(wall)
-        overheads.append(wall - ticks * INTERVAL)
-        covered = 0.0
-        for name, action, s, e, _hosts, _path in tasks:
-            dur = e - s
-            covered += dur
-            if action.endswith("canary_analysis"):
-                per_task[short_name(name) + " (minus the interval wait)"] += dur - ticks * INTERVAL
-            else:
-                per_task[short_name(name)] += dur
-        per_task["between tasks (include, templating, strategy)"] += wall - covered
-    n = max(len(steps), 1)
-    out["step_wall_median"] = median(step_walls)
-    out["step_overhead_mean"] = sum(overheads) / n
-    out["step_breakdown"] = sorted(((k, v / n) for k, v in per_task.items()), key=lambda kv: -kv[1])
+    # --- per-step overhead: the one task of the step loop minus the intervals its ticks waited ---
+    out["step_wall_median"] = loop_wall / n
+    out["step_overhead_mean"] = (loop_wall - ticks_total * INTERVAL) / n
+    out["step_breakdown"] = [("Analyse step by step: one canary_analysis run for every step "
+                              "(minus the interval waits)", (loop_wall - ticks_total * INTERVAL) / n)]
     out["ticks"] = ticks_total
-    out["module_runs_per_step"] = sum(module_runs(tasks) for _s, _e, tasks in steps) / n
+    out["module_runs_per_step"] = 1.0 / n
     if steps:
-        loop_start, loop_end = steps[0][0], steps[-1][1]
-        out["outside_steps"] = run.wall - (loop_end - loop_start)
+        out["outside_steps"] = run.wall - loop_wall
         outside = Counter()
         for name, _action, s, e, _hosts, _path in run.tasks():
             if e <= loop_start or s >= loop_end:

@@ -55,7 +55,10 @@ def measure_in(sb, workdir, log, namespace):
         raise RunInterrupted("the release was stopped by signal {0}".format(-run.rc))
     if run.rc == 0 or not analyses:
         raise RuntimeError("the failing release did not roll back (rc {0}): {1}".format(run.rc, run.failure()))
-    decisive = analyses[-1][3]
+    # The analysis call that reached the threshold routes traffic to the primary itself and says
+    # when it decided; older runs without that field are measured from the task's end.
+    decided = [r for r in analyses[-1][4].values() if r.get("decided_at")]
+    decisive = decided[0]["decided_at"] if decided else analyses[-1][3]
     rollback_weight = [t for t in tasks if t[1].endswith("canary_weight") and t[2] >= decisive]
     canary_answers = [s for s in probe.samples if s[1] == BAD_VERSION]
     if not canary_answers:
@@ -77,7 +80,10 @@ def measure_in(sb, workdir, log, namespace):
     event = rolling_back_event_time(sb, namespace)
     if event:
         out["event_to_zero"] = last_canary - event
-    if rollback_weight:
+    if decided:
+        out["route_write"] = decided[0]["routed_at"] - decisive  # the TraefikService write in the same call
+        out["traefik"] = last_canary - decided[0]["routed_at"]    # from the write to Traefik's switch
+    elif rollback_weight:
         first_write = rollback_weight[0]
         out["dispatch"] = first_write[2] - decisive           # rescue: from the failure to the weight task
         out["weight_task"] = first_write[3] - first_write[2]  # the canary_weight module run

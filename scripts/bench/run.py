@@ -39,15 +39,17 @@ EXPLANATIONS = {
     1: "Wall time of one healthy `ansible-playbook playbooks/canary.yml` run (10 steps: stepWeight 5 up "
        "to maxWeight 50, interval 2 s, two built-in metrics, steady load of 20 rps through Traefik) "
        "divided by the analysis time it has to wait for, 10 × 2 s. Per-step overhead: the wall time of "
-       "a step minus the interval(s) it waited, averaged over the steps, broken down by task below.",
+       "the step loop (one `canary_analysis` task) minus the intervals its ticks waited, divided by the "
+       "steps.",
     2: "Median task time of `progressive.delivery.canary_weight` divided by the median task time of "
        "`kubernetes.core.k8s` (`state: patched`, `merge_type: merge`, the same weighted service list) "
        "for the same weight change. Both in the same playbook shape (one play, three weight-changing "
        "tasks), runs alternated; the ratio of the median playbook wall times is given too.",
     3: "A revision answering half of its requests with HTTP 500 is released (stepWeight 20, threshold 2). "
        "A probe (three `requests.Session` threads through Traefik) records the version (`X-Version`) "
-       "and time of every answer. Reaction = time of the last answer from the canary minus the end of "
-       "the decisive failed `canary_analysis` task. Resolution = mean gap between canary answers before.",
+       "and time of every answer. Reaction = time of the last answer from the canary minus the moment the "
+       "decisive `canary_analysis` call knew the threshold was reached (its `decided_at`; that call "
+       "routes the traffic to the primary itself). Resolution = mean gap between canary answers before.",
     4: "Requests in the sandbox's API request log (Traefik's own watches excluded) during the step loop "
        "of the healthy release, divided by the steps; Prometheus queries (its `prometheus_http_requests_total` "
        "counter for `/api/v1/query` and `/api/v1/query_range`, sampled every 0.1 s) during the step loop, "
@@ -145,7 +147,7 @@ def details(results):
     if r and "error" not in r:
         out.append("### 1. Where a step's time goes (mean seconds per step, {0} steps, {1} analysis ticks)\n".format(
             r["steps_seen"], r["ticks"]))
-        out.append("Median step wall time {0:.2f} s, of which {1:.0f} s is the interval. The whole release used "
+        out.append("Mean step wall time {0:.2f} s, of which {1:.0f} s is the interval. The whole release used "
                    "{2:.1f} CPU seconds (user + system, all processes of the run) in {3:.1f} s of wall time.\n".format(
                        r["step_wall_median"], 2, r.get("release_cpu") or 0, r["release_wall"]))
         if r.get("module_runs"):
@@ -173,9 +175,10 @@ def details(results):
     r = results.get(3)
     if r and "error" not in r:
         out.append("\n### 3. Rollback reaction, split\n")
-        parts = [("failed analysis → rollback weight task starts (rescue)", r.get("dispatch")),
+        parts = [("decision → TraefikService written (same canary_analysis call)", r.get("route_write")),
+                 ("failed analysis → rollback weight task starts (rescue)", r.get("dispatch")),
                  ("canary_weight task (module run)", r.get("weight_task")),
-                 ("task end → last canary answer through Traefik", r.get("traefik")),
+                 ("TraefikService written → last canary answer through Traefik", r.get("traefik")),
                  ("`Rolling back` event → last canary answer", r.get("event_to_zero"))]
         out.append("| part | s |\n|---|---|")
         for name, sec in parts:
