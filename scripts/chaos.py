@@ -142,6 +142,10 @@ class Processes:
     def stop_all(self):
         for proc in self.running:
             self.kill(proc)
+            try:  # the group too: a module process the playbook forked may outlive its parent
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def manifests():
