@@ -255,14 +255,16 @@ def evaluate_metrics(canary, prometheus, reader, provider_factory=PrometheusProv
     return results
 
 
-def update_status_guarded(client, namespace, name, compute, check_mode=False):
+def update_status_guarded(client, namespace, name, compute, check_mode=False, known=None):
     """Read-modify-write of the Canary's status, guarded by resourceVersion.
 
     ``compute(status)`` returns the Flagger-named changes for the freshly read status, so an
     increment is always applied to the latest count: on 409 Conflict we read again and
-    recompute. Returns ``(changed, before, after)``.
+    recompute. ``known`` (the Canary read earlier in this tick) saves the first read.
+    Returns ``(changed, before, after)``.
     """
-    return canary_status.write_status(client, namespace, name, compute, check_mode=check_mode)
+    return canary_status.write_status(client, namespace, name, compute, check_mode=check_mode,
+                                      known=known)
 
 
 def new_tick_id():
@@ -403,7 +405,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
             client, namespace, name,
             lambda status: {"canaryWeight": weight,
                             "iterations": int(status.get("iterations") or 0) + 1},
-            check_mode=check_mode)
+            check_mode=check_mode, known=canary_obj)
         result.update(changed=changed, passed=True,
                       failed_checks=int(after.get("failedChecks") or 0),
                       msg="weight {0}: {1}: passed".format(weight, summary))
@@ -419,7 +421,8 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
     marker = check_marker(revision or current.get("lastAppliedSpec"), weight,
                           int(current.get("iterations") or 0), tick_id or new_tick_id())
     changed, _before, after = update_status_guarded(
-        client, namespace, name, count_failed_check(marker), check_mode=check_mode)
+        client, namespace, name, count_failed_check(marker), check_mode=check_mode,
+        known=canary_obj)
     _emit(client, canary, canary_obj, event, sender, check_mode)
     failed_checks = int(after.get("failedChecks") or 0)
     result.update(

@@ -327,7 +327,7 @@ def _replace_status(client, resource, body, namespace, name):
 
 
 def write_status(client, namespace, name, changes, condition=None, target_kind="Deployment",
-                 check_mode=False, now=None):
+                 check_mode=False, now=None, known=None):
     """Write ``changes`` to the Canary's status subresource.
 
     The write carries the resourceVersion that was read; on 409 Conflict or a transient fault
@@ -336,14 +336,20 @@ def write_status(client, namespace, name, changes, condition=None, target_kind="
     status returning the changes (for increments such as failedChecks + 1, computed on the
     freshest count; such a function must recognise its own change, see update_guarded).
     Returns ``(changed, before, after)`` statuses.
+
+    ``known`` is the Canary as the caller just read it: the first attempt writes on top of it
+    without reading again (a stale one costs a 409 and a re-read, never a lost change).
     """
     if not callable(changes):
         validate_status_changes(changes)
     resource = canary_resource(client)
     action = "update the status of Canary {0}/{1}".format(namespace, name)
     seen = {}
+    first = [copy.deepcopy(known)] if known and not check_mode else []
 
     def read():
+        if first:
+            return first.pop()
         obj = get_object(resource, namespace, name)
         if obj is None:
             raise DeliveryError("Canary {0}/{1} not found; register it first (canary_init does "

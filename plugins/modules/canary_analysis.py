@@ -465,7 +465,8 @@ def advance_weight(client, canary, route, weight, check_mode):
     if canary_obj is None or (recorded == weight and not routed["changed"]):
         return routed["changed"]
     if not check_mode:
-        canary_status.write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight})
+        canary_status.write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight},
+                                   known=canary_obj)
         event_type, message = canary_status.event_message("advance", canary, weight=weight)
         canary_status.emit_event(client, canary_obj, message, event_type=event_type)
     return True

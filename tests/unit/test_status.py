@@ -252,3 +252,46 @@ def test_write_status_recomputes_an_increment_on_the_fresh_count_after_conflict(
         lambda current: {"failedChecks": current.get("failedChecks", 0) + 1}, now=T0)
     # the competing writer raised it to 4 meanwhile; our +1 lands on top of that
     assert after["failedChecks"] == 5
+
+
+def _counting_reads(monkeypatch, canaries):
+    reads = []
+
+    def get_object(res, ns, name):
+        reads.append(name)
+        return res.get(name=name, namespace=ns).to_dict()
+
+    monkeypatch.setattr(status_mod, "ConflictError", _Conflict)
+    monkeypatch.setattr(status_mod, "canary_resource", lambda client: canaries)
+    monkeypatch.setattr(status_mod, "get_object", get_object)
+    return reads
+
+
+def test_a_known_fresh_canary_is_written_without_reading_it_again(monkeypatch):
+    obj = {"metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "7"},
+           "status": {"phase": "Progressing", "failedChecks": 3}}
+    canaries = FakeCanaries(yaml.safe_load(yaml.safe_dump(obj)))
+    canaries.conflicts = 0
+    reads = _counting_reads(monkeypatch, canaries)
+
+    changed, _before, after = status_mod.write_status(FakeClient(canaries), "test", "podinfo",
+                                                      {"canaryWeight": 30}, now=T0, known=obj)
+
+    assert reads == []
+    assert changed is True and after["canaryWeight"] == 30
+    assert canaries.writes[0]["metadata"]["resourceVersion"] == "7"
+
+
+def test_a_stale_known_canary_costs_a_conflict_and_a_read_but_loses_nothing(monkeypatch):
+    obj = {"metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "7"},
+           "status": {"phase": "Progressing", "failedChecks": 3}}
+    canaries = FakeCanaries(yaml.safe_load(yaml.safe_dump(obj)))  # answers 409 once, raising failedChecks to 4
+    reads = _counting_reads(monkeypatch, canaries)
+
+    _changed, _before, after = status_mod.write_status(
+        FakeClient(canaries), "test", "podinfo",
+        lambda current: {"failedChecks": current.get("failedChecks", 0) + 1}, now=T0, known=obj)
+
+    assert reads == ["podinfo"]
+    assert after["failedChecks"] == 5
+    assert obj["status"]["failedChecks"] == 3  # the caller's copy is left alone
