@@ -30,7 +30,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     ConflictError,
     DynamicApiError,
     api_error_message,
-    create_object,
     get_object,
     get_resource,
     read_once,
@@ -413,24 +412,15 @@ def _involved_object(canary_obj):
     }
 
 
-def _same_event(event, involved, event_type, reason, message):
-    obj = event.get("involvedObject") or {}
-    return (obj.get("uid") == involved["uid"] and obj.get("kind") == "Canary"
-            and event.get("reason") == reason and event.get("type") == event_type
-            and event.get("message") == message
-            and (event.get("source") or {}).get("component") == EVENT_SOURCE)
+def event_name(involved, event_type, reason, message):
+    """The Event's name: the Canary's name and a digest of what makes two events the same.
 
-
-def _list_events(resource, namespace, involved):
-    try:
-        found = resource.get(namespace=namespace,
-                             field_selector="involvedObject.uid={0}".format(involved["uid"]))
-    except DynamicApiError as exc:
-        if is_transient(exc):
-            raise
-        # Not every API server indexes events by involvedObject; filter on our side then.
-        found = resource.get(namespace=namespace)
-    return list(found.to_dict().get("items") or [])
+    Identical events (same Canary uid, type, reason, message and source) share one name, so a
+    repeat is found by its name -- a create that meets AlreadyExists raises the count instead --
+    and recording an event costs one request, not a list of the namespace's events first.
+    """
+    key = json.dumps([involved["uid"], involved["kind"], event_type, reason, message, EVENT_SOURCE])
+    return "{0}.{1}".format(involved["name"], hashlib.sha256(key.encode("utf-8")).hexdigest()[:16])
 
 
 def emit_event(client, canary_obj, message, event_type="Normal", reason=EVENT_REASON,
@@ -448,44 +438,53 @@ def emit_event(client, canary_obj, message, event_type="Normal", reason=EVENT_RE
     stamp = now_rfc3339(now)
     resource = get_resource(client, "v1", "Event")
     action = "record an event for Canary {0}/{1}".format(namespace, involved["name"])
+    name = event_name(involved, event_type, reason, message)
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": involved,
+        "reason": reason,
+        "message": message,
+        "type": event_type,
+        "count": 1,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "source": {"component": EVENT_SOURCE},
+    }
     try:
-        existing = call_with_retry(
-            lambda: [e for e in _list_events(resource, namespace, involved)
-                     if _same_event(e, involved, event_type, reason, message)], action)
-        if existing:
-            latest = sorted(existing, key=lambda e: e.get("lastTimestamp") or "")[-1]
-            if check_mode:
-                latest["count"] = int(latest.get("count") or 1) + 1
-                latest["lastTimestamp"] = stamp
-                return latest
-            written = _bump_event(resource, namespace, latest["metadata"]["name"], stamp, action)
+        if check_mode:
+            existing = get_object(resource, namespace, name)
+            if existing is None:
+                return event
+            existing["count"] = int(existing.get("count") or 1) + 1
+            existing["lastTimestamp"] = stamp
+            return existing
+        for _attempt in range(3):
+            created = _create_event(resource, namespace, event, action)
+            if created is not None:
+                return created
+            # AlreadyExists: the same event happened before and is still kept; count this one.
+            written = _bump_event(resource, namespace, name, stamp, action)
             if written is not None:
                 return written
-        moment = now if now is not None else time.time()
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {
-                # client-go names events <object>.<hex nanoseconds>; we do the same.
-                "name": "{0}.{1:x}".format(involved["name"], int(moment * 1e9)),
-                "namespace": namespace,
-            },
-            "involvedObject": involved,
-            "reason": reason,
-            "message": message,
-            "type": event_type,
-            "count": 1,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "source": {"component": EVENT_SOURCE},
-        }
-        if check_mode:
-            return event
-        return create_object(resource, namespace, event)
+            # ...unless it expired between the two requests: create it again.
+        raise DeliveryError("{0}: the Event {1} kept appearing and disappearing".format(action, name))
     except DeliveryError:
         raise
     except DynamicApiError as exc:
         raise DeliveryError(api_error_message(exc, action))
+
+
+def _create_event(resource, namespace, event, action):
+    """The Event as created, or None when one of its name exists already (409 AlreadyExists).
+
+    A create whose answer was lost is repeated and then meets its own Event; that counts it twice.
+    """
+    try:
+        return call_with_retry(lambda: resource.create(body=event, namespace=namespace).to_dict(), action)
+    except ConflictError:
+        return None
 
 
 def _bump_event(resource, namespace, name, stamp, action):

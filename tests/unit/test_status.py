@@ -295,3 +295,76 @@ def test_a_stale_known_canary_costs_a_conflict_and_a_read_but_loses_nothing(monk
     assert reads == ["podinfo"]
     assert after["failedChecks"] == 5
     assert obj["status"]["failedChecks"] == 3  # the caller's copy is left alone
+
+
+# --- events: identical events share a name and raise its count ---------------------------
+
+class FakeEvents(object):
+    """An Event endpoint: create answers 409 AlreadyExists for a taken name, as Kubernetes does."""
+
+    kind = "Event"
+
+    def __init__(self):
+        from kubernetes.client.rest import ApiException
+        from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+            ConflictError, NotFoundError)
+        self.conflict = lambda: ConflictError(ApiException(status=409, reason="AlreadyExists"))
+        self.not_found = lambda: NotFoundError(ApiException(status=404, reason="NotFound"))
+        self.items = {}
+        self.requests = []
+
+    def create(self, body=None, namespace=None):
+        self.requests.append(("create", body["metadata"]["name"]))
+        if body["metadata"]["name"] in self.items:
+            raise self.conflict()
+        stored = dict(yaml.safe_load(yaml.safe_dump(body)))
+        stored["metadata"]["resourceVersion"] = "1"
+        self.items[body["metadata"]["name"]] = stored
+        return _Wrap(stored)
+
+    def get(self, name=None, namespace=None, **_kw):
+        self.requests.append(("get", name))
+        if name not in self.items:
+            raise self.not_found()
+        return _Wrap(yaml.safe_load(yaml.safe_dump(self.items[name])))
+
+    def replace(self, body=None, namespace=None, name=None):
+        self.requests.append(("replace", name))
+        body["metadata"]["resourceVersion"] = str(int(body["metadata"]["resourceVersion"]) + 1)
+        self.items[name] = body
+        return _Wrap(body)
+
+
+CANARY_OBJ = {"metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"}}
+
+
+def test_a_new_event_costs_one_create_and_a_repeat_raises_the_count_of_the_same_object(monkeypatch):
+    events = FakeEvents()
+    monkeypatch.setattr(status_mod, "get_resource", lambda client, version, kind: events)
+
+    first = status_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10", now=T0)
+    other = status_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 20", now=T0)
+    repeat = status_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10", now=T0 + 5)
+
+    assert events.requests[:2] == [("create", first["metadata"]["name"]), ("create", other["metadata"]["name"])]
+    assert first["metadata"]["name"] != other["metadata"]["name"]
+    assert repeat["metadata"]["name"] == first["metadata"]["name"] and repeat["count"] == 2
+    assert repeat["firstTimestamp"] == first["firstTimestamp"] != repeat["lastTimestamp"]
+    assert len(events.items) == 2
+    # a Warning with the same words is another event
+    warning = status_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10",
+                                    event_type="Warning", now=T0)
+    assert warning["count"] == 1 and len(events.items) == 3
+
+
+def test_check_mode_predicts_the_count_without_writing(monkeypatch):
+    events = FakeEvents()
+    monkeypatch.setattr(status_mod, "get_resource", lambda client, version, kind: events)
+    status_mod.emit_event(None, CANARY_OBJ, "Halt podinfo.test advancement", event_type="Warning", now=T0)
+
+    predicted = status_mod.emit_event(None, CANARY_OBJ, "Halt podinfo.test advancement", event_type="Warning",
+                                      check_mode=True, now=T0 + 1)
+
+    assert predicted["count"] == 2
+    assert [r[0] for r in events.requests] == ["create", "get"]
+    assert list(events.items.values())[0]["count"] == 1
