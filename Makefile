@@ -11,9 +11,13 @@ SANDBOX := PYTHONPATH=tests/sandbox $(PY) -m kubesandbox.cli
 setup:
 	@bash scripts/setup.sh
 
+# pytest workers for `make test`: each runs its own sandbox and takes whole test files, so a
+# file's shared fixtures are built once. Most of a test's time is spent waiting on intervals.
+TEST_WORKERS ?= 2
+
 ## Everything CI runs: static checks first, then pytest (unit, sandbox, integration).
 test: setup sanity lint build
-	$(PY) -m pytest -p no:cacheprovider tests
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=30 tests
 
 unit: setup
 	$(PY) -m pytest -p no:cacheprovider tests/unit
