@@ -215,10 +215,25 @@ def details(results):
     return "\n".join(out)
 
 
+HISTORY_HEADING = "## Optimisations: before and after"
+
+
+def kept_history(path):
+    """The hand-written record of optimisations at the end of the doc, kept across regenerations."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return ""
+    at = text.find(HISTORY_HEADING)
+    return text[at:].rstrip() + "\n" if at >= 0 else ""
+
+
 def write_doc(path, info, command, table, results, elapsed):
+    history = kept_history(path)
     text = ["# Performance", "",
             "Figures of issue 6, measured by `make bench` on the local sandbox (emulated Kubernetes API, "
-            "real Traefik, real Prometheus). Regenerate with the command below; the file is overwritten.", "",
+            "real Traefik, real Prometheus). Regenerate with the command below; the file is overwritten up "
+            "to the section \"{0}\", which is kept.".format(HISTORY_HEADING[3:]), "",
             "- Command: `{0}`".format(command),
             "- Date: {0}".format(info["date"]),
             "- Machine: {0} CPUs (`nproc`), {1} memory, {2}; load average at start {3}; Python {4}".format(
@@ -231,6 +246,8 @@ def write_doc(path, info, command, table, results, elapsed):
     text += ["", "The targets are aims measured by this benchmark, never asserted in tests. Wall times depend on the "
              "machine and on what else runs on it (see the load average above).", "",
              "## Details", "", details(results), ""]
+    if history:
+        text += [history]
     Path(path).write_text("\n".join(text))
 
 
