@@ -12,8 +12,9 @@ setup:
 	@bash scripts/setup.sh
 
 # pytest workers for `make test`: each runs its own sandbox and takes whole test files, so a
-# file's shared fixtures are built once. Most of a test's time is spent waiting on intervals.
-TEST_WORKERS ?= 2
+# file's shared fixtures are built once. Most of a test's time is spent waiting on intervals,
+# rollouts and scrapes: two workers kept about one core busy on a two-core machine, so three.
+TEST_WORKERS ?= 3
 
 ## Everything CI runs: static checks first, then pytest (unit, sandbox, integration).
 test: setup sanity lint build
