@@ -529,8 +529,8 @@ def validate_weights(params):
     lock = params["lock"]
     if lock is not None and (not lock["holder"] or lock["lease_duration"] < 3):
         raise InvalidInput("lock needs the holder that acquired it and a lease_duration of 3 "
-                           "seconds or more; got {0!r} and {1}".format(lock["holder"],
-                                                                      lock["lease_duration"]))
+                           "seconds or more; got {0!r} and {1}".format(
+                               lock["holder"], lock["lease_duration"]))
 
 
 def run(module):

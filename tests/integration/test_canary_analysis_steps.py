@@ -12,8 +12,8 @@ def weights_of(sandbox, namespace):
     return {s["name"]: s.get("weight") for s in route["spec"]["weighted"]["services"]}
 
 
-def test_every_weight_is_advanced_and_checked_in_one_run_with_the_lock_renewed(sandbox, namespace, tmp_path,
-                                                                                load):
+def test_every_weight_is_advanced_and_checked_in_one_run_with_the_lock_renewed(
+        sandbox, namespace, tmp_path, load):
     build_world(sandbox, namespace, canary_manifest(namespace), loadtester=False)
     load()
     lock = {"name": "podinfo", "namespace": namespace, "lease_duration": 30}
@@ -48,8 +48,8 @@ def test_every_weight_is_advanced_and_checked_in_one_run_with_the_lock_renewed(s
     assert lease_after["renewTime"] > lease_before["renewTime"]
 
 
-def test_a_failing_canary_stops_at_its_weight_with_all_traffic_back_on_the_primary(sandbox, namespace, tmp_path,
-                                                                                    load):
+def test_a_failing_canary_stops_at_its_weight_with_all_traffic_back_on_the_primary(
+        sandbox, namespace, tmp_path, load):
     build_world(sandbox, namespace, canary_manifest(namespace, threshold=2), loadtester=False,
                 canary_env={"SANDBOX_FAIL_RATE": "0.5"})
     load()
@@ -95,8 +95,8 @@ def test_weights_that_do_not_rise_within_0_to_100_are_refused_before_any_change(
     before = get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"]
 
     for weights in ([], [10, 10], [30, 20], [10, 120]):
-        rc, result = run_task(sandbox, tmp_path, MODULE, {"name": "podinfo", "namespace": namespace,
-                                                           "weights": weights})
+        rc, result = run_task(sandbox, tmp_path, MODULE,
+                              {"name": "podinfo", "namespace": namespace, "weights": weights})
 
         assert rc != 0, weights
         assert "weights must be a non-empty list of integers from 0 to 100, each above the one before; got " \

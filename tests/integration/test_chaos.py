@@ -19,7 +19,7 @@ def test_releases_killed_under_api_faults_converge_on_the_next_run():
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
                             start_new_session=True)
     try:
-        output, _ = proc.communicate(timeout=240 * RUNS + 120)
+        output = proc.communicate(timeout=240 * RUNS + 120)[0]
     finally:
         if proc.poll() is None:
             # SIGTERM lets the script stop its sandbox; the group kill is the backstop.
