@@ -18,7 +18,7 @@ TEST_WORKERS ?= 3
 
 ## Everything CI runs: static checks first, then pytest (unit, sandbox, integration).
 test: setup sanity lint build
-	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=30 tests
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30 tests
 
 unit: setup
 	$(PY) -m pytest -p no:cacheprovider tests/unit

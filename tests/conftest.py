@@ -8,8 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
 pytest_plugins = ["kubesandbox.fixtures"]
 
 # Files whose tests each drive whole releases, longest first. With several pytest workers
-# (make test) files are handed out in collection order, so starting these first keeps one long
-# file from running alone at the end.
+# (make test, --no-loadscope-reorder) files are handed out in collection order, so starting these
+# first keeps one long file from running alone at the end.
 LONG_FIRST = ("test_chaos.py", "test_role_seed_and_restart.py", "test_reliability_resume.py",
               "test_role_rollback.py", "test_role_promotion.py", "test_role_bad_input.py",
               "test_reliability_traffic.py")
