@@ -231,16 +231,25 @@ def get_object(resource, namespace, name, policy=None):
         raise DeliveryError(api_error_message(exc, action))
 
 
-def replace_with_retry(resource, namespace, name, mutate, attempts=CONFLICT_RETRIES, policy=None):
+def replace_with_retry(resource, namespace, name, mutate, attempts=CONFLICT_RETRIES, policy=None,
+                       known=None):
     """Read-modify-write one object, guarded by its resourceVersion.
 
     ``mutate(current)`` returns the desired object (a modified copy) or None for "no change".
     A 409 Conflict means someone wrote in between: read again and re-apply ``mutate``, so the
     decision is always made on the latest state; transient faults are retried the same way.
     ``attempts`` bounds the conflicts in a row. Returns ``(before, after)``.
+    ``known`` is the object as the caller just read it: the first attempt writes on top of it
+    instead of reading again (a stale one costs a 409 and a re-read, never a lost change).
     """
     what = _describe(resource, namespace, name)
     action = "update {0}".format(what)
+    first = [copy.deepcopy(known)] if known else []
+
+    def read():
+        if first:
+            return first.pop()
+        return read_once(resource, namespace, name)
 
     def guarded_mutate(current):
         if current is None:
@@ -251,8 +260,7 @@ def replace_with_retry(resource, namespace, name, mutate, attempts=CONFLICT_RETR
         return resource.replace(body=desired, namespace=namespace, name=name).to_dict()
 
     try:
-        return update_guarded(lambda: read_once(resource, namespace, name), guarded_mutate, write,
-                              action, policy, max_conflicts=attempts)
+        return update_guarded(read, guarded_mutate, write, action, policy, max_conflicts=attempts)
     except DeliveryError:
         raise
     except DynamicApiError as exc:

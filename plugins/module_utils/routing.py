@@ -54,6 +54,9 @@ class Route(object):
                     self.primary_service))
         self.port = normalize_port(port)
         self.requested_api_version = api_version
+        # The group/version found served by the first plan; a loop that routes the same
+        # TraefikService again does not ask discovery on every write.
+        self.resolved_api_version = None
 
     def describe(self):
         return "TraefikService {0}/{1}".format(self.namespace, self.name)
@@ -87,7 +90,8 @@ def plan_route(client, route, canary_weight, create=False, takeover=False):
     here, so callers can validate everything before their first write.
     """
     weights = split_weights(canary_weight)
-    api_version = traefik_api_version(client, route.requested_api_version)
+    api_version = route.resolved_api_version or traefik_api_version(client, route.requested_api_version)
+    route.resolved_api_version = api_version
     resource = get_resource(client, api_version, "TraefikService")
     current = get_object(resource, route.namespace, route.name)
     if current is None:
@@ -149,7 +153,8 @@ def apply_route(plan, check_mode=False):
         obj["spec"] = desired
         return obj
 
-    _before, after = replace_with_retry(plan.resource, route.namespace, route.name, mutate)
+    _before, after = replace_with_retry(plan.resource, route.namespace, route.name, mutate,
+                                        known=plan.current)
     return after
 
 

@@ -143,6 +143,38 @@ def test_a_replace_that_meets_409_is_reapplied_on_a_fresh_read():
     assert resource.calls["replace"] == 2 and resource.calls["get"] == 2
 
 
+def _set_weight_40(obj):
+    if obj["spec"]["weight"] == 40:
+        return None
+    obj["spec"]["weight"] = 40
+    return obj
+
+
+def test_a_replace_on_top_of_a_known_fresh_object_does_not_read_it_again():
+    resource = ScriptedResource({"podinfo": route(0, rv="11")})
+    resource.resource_version = 11
+    known = copy.deepcopy(resource.objects["podinfo"])
+
+    _before, after = replace_with_retry(resource, "test", "podinfo", _set_weight_40, policy=policy()[0],
+                                        known=known)
+
+    assert after["spec"] == {"weight": 40}
+    assert resource.calls == {"get": 0, "replace": 1, "create": 0}
+    assert known["spec"]["weight"] == 0  # the caller's copy is left alone
+
+
+def test_a_stale_known_object_costs_a_conflict_and_a_read_and_keeps_the_other_write():
+    resource = ScriptedResource({"podinfo": route(0, rv="11")}, faults={"replace": ["someone-else-wrote"]})
+    resource.resource_version = 11
+    known = copy.deepcopy(resource.objects["podinfo"])
+
+    _before, after = replace_with_retry(resource, "test", "podinfo", _set_weight_40, policy=policy()[0],
+                                        known=known)
+
+    assert after["spec"] == {"weight": 40, "other": "theirs"}
+    assert resource.calls["get"] == 1 and resource.calls["replace"] == 2
+
+
 def test_a_replace_whose_answer_was_lost_is_not_written_twice():
     resource = ScriptedResource({"podinfo": route(0)})
     original_replace = resource.replace
