@@ -608,7 +608,8 @@ def run_step_loop(module, client, canary, route, prometheus, sender):
 
     threshold = canary["analysis"]["threshold"]
     return run_steps(params["weights"], advance, tick, gate=gate, renew=renew,
-                     gate_timeout=params["confirm_timeout"], interval=params["wait"],
+                     # a closed gate is asked again every interval, at least every second
+                     gate_timeout=params["confirm_timeout"], interval=max(params["wait"], 1.0),
                      max_ticks_per_step=1 if check_mode else threshold + 1)
 
 
