@@ -14,12 +14,14 @@ options:
   primary_service:
     description:
       - Name of the Service that fronts the primary (stable) Deployment.
-      - Defaults to C(<name>-primary), as Flagger names it.
+      - Defaults to the TraefikService's name followed by C(-primary), as Flagger names it
+        (the TraefikService, like the apex Service, is named after the Canary's
+        C(spec.service.name)).
     type: str
   canary_service:
     description:
       - Name of the Service that fronts the canary Deployment.
-      - Defaults to C(<name>-canary), as Flagger names it.
+      - Defaults to the TraefikService's name followed by C(-canary), as Flagger names it.
     type: str
   port:
     description:

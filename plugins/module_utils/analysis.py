@@ -37,6 +37,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.metrics impor
     plan_check,
     run_check,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    canary_names,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
     PrometheusProvider,
 )
@@ -62,16 +65,14 @@ PROGRESSING = "Progressing"
 
 # --- pure decisions ------------------------------------------------------------------------
 
-def canary_service_name(canary):
-    return "{0}-canary".format(canary["service"]["name"])
-
-
 def metric_check_params(canary, metric, provider, template=None):
     """The parameters metric_check would get for one metric of the Canary.
 
     Built-in checks are keyed by the canary Service and its port (Traefik's ``service`` label),
-    which is right even when ``spec.service.name`` differs from the target's name.
+    which is right even when ``spec.service.name`` differs from the target's name; templates see
+    ``{{ service }}`` as the apex Service and ``{{ target }}`` as the target, as in Flagger.
     """
+    names = canary_names(canary)
     params = {
         "name": metric["name"],
         "metric": None,
@@ -82,9 +83,9 @@ def metric_check_params(canary, metric, provider, template=None):
         "threshold_range": metric["threshold_range"],
         "interval": metric.get("interval") or "1m",
         "namespace": canary["namespace"],
-        "target": canary["target"]["name"],
-        "service": canary_service_name(canary),
-        "apex_service": canary["service"]["name"],
+        "target": names["target"],
+        "service": names["apex_service"],
+        "canary_service": names["canary_service"],
         "canary_name": canary["name"],
         "port": canary["service"].get("port"),
         "provider": provider,

@@ -19,7 +19,9 @@ import re
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    PRIMARY_SUFFIX,
+    canary_names,
     primary_name,
 )
 
@@ -269,7 +271,7 @@ def _parse_service(col, spec, target_name):
     elif isinstance(name, str) and service.get("name") is None and not is_service_name(name):
         col.error("spec.targetRef.name", "is used as the Service name and must then be a DNS-1035 "
                   "label (or set spec.service.name); got {0!r}".format(name))
-    if isinstance(name, str) and len(name) > 63 - len("-primary"):
+    if isinstance(name, str) and len(name) > 63 - len(PRIMARY_SUFFIX):
         col.error("spec.service.name", "must be at most 55 characters so that {0}-primary and "
                   "{0}-canary are valid Service names".format(name))
     port = service.get("port")
@@ -676,12 +678,11 @@ def parse_canary(obj, default_namespace="default"):
     steps = weight_steps(analysis["step_weight"], analysis["max_weight"],
                          analysis["step_weights"])
     final = steps[-1] if steps else 0
-    return {
+    parsed = {
         "name": name,
         "namespace": namespace,
         "provider": provider,
         "target": target,
-        "primary_name": primary_name(target["name"]),
         "autoscaler": autoscaler,
         "progress_deadline_seconds": deadline,
         "skip_analysis": bool(skip_analysis or no_analysis),
@@ -693,6 +694,8 @@ def parse_canary(obj, default_namespace="default"):
         "promotion_steps": promotion_steps(final, analysis["step_weight_promotion"]),
         "warnings": list(col.warnings),
     }
+    parsed["names"] = canary_names(parsed)
+    return parsed
 
 
 def manifest_of(obj):

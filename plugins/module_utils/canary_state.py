@@ -40,7 +40,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.status import
 from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
     TRAEFIK_API_VERSIONS,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     primary_name,
 )
 

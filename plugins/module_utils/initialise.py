@@ -54,9 +54,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.traefik impor
     UnexpectedTraefikService,
     read_weights,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    primary_name,
+    service_names,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
     config_copy,
-    primary_name,
     primary_pod_template,
     rollout_progress,
 )
@@ -140,11 +143,11 @@ def build_services(canary, target, owner=None):
     if service.get("app_protocol"):
         port["appProtocol"] = service["app_protocol"]
     namespace = canary["namespace"]
-    apex = service["name"]
+    names = service_names(service["name"])
     plan = (
-        ("apex", apex, primary_name(value)),
-        ("primary", primary_name(apex), primary_name(value)),
-        ("canary", apex + "-canary", value),
+        ("apex", names["apex"], primary_name(value)),
+        ("primary", names["primary"], primary_name(value)),
+        ("canary", names["canary"], value),
     )
     services = []
     for role, name, selected in plan:
@@ -252,8 +255,7 @@ class Initialiser(object):
         self.hpa = None
         if canary["autoscaler"]:
             self.hpa, self.hpa_resource = self._read_hpa(canary["autoscaler"]["name"])
-        self.route = Route(self.namespace, canary["service"]["name"],
-                           port=canary["service"]["port"], api_version=self.traefik_api_version)
+        self.route = Route.for_canary(canary, api_version=self.traefik_api_version)
         self.route_plan = plan_route(self.client, self.route, 0, create=True)
         if self.route_plan.exists:
             try:

@@ -29,6 +29,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.metric_templa
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     require_dns_label,
+    service_names,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
     DEFAULT_TIMEOUT,
@@ -61,30 +62,29 @@ class PlannedCheck(object):
 
 
 def _context(params):
-    for field in ("namespace", "target", "service", "ingress", "route"):
+    """The values of a query's placeholders, with Flagger's defaults.
+
+    As in Flagger, ``{{ service }}`` is the apex Service (``spec.service.name``, defaulting to the
+    target's name) and ``{{ ingress }}``/``{{ route }}`` default to the target's name. Built-in
+    checks measure the canary Service named after the apex one, unless it is given.
+    """
+    for field in ("namespace", "target", "service", "canary_service", "ingress", "route"):
         if params.get(field) is not None:
             require_dns_label(field, params[field])
-    service = params.get("service")
-    if service is None and params.get("target"):
-        service = "{0}-canary".format(params["target"])
+    target = params.get("target")
+    service = params.get("service") or target
+    canary_service = params.get("canary_service")
+    if canary_service is None and service:
+        canary_service = service_names(service)["canary"]
     return {
-        "name": params.get("canary_name") or params.get("target"),
+        "name": params.get("canary_name") or target,
         "namespace": params.get("namespace"),
-        "target": params.get("target"),
+        "target": target,
         "service": service,
-        "ingress": params.get("ingress"),
-        "route": params.get("route"),
+        "ingress": params.get("ingress") or target,
+        "route": params.get("route") or target,
         "interval": params.get("interval"),
-    }
-
-
-def _template_context(params, context):
-    """Flagger renders a MetricTemplate's {{ service }} as spec.service.name (the apex Service),
-    while built-in checks need the canary Service; a Canary's analysis passes both."""
-    if params.get("apex_service"):
-        require_dns_label("service", params["apex_service"])
-        return dict(context, service=params["apex_service"])
-    return context
+    }, canary_service
 
 
 def _decode_secret(secret):
@@ -99,7 +99,7 @@ def plan_check(params, load_template_ref=None, read_secret=None, load_template_f
     """Validate everything and build the query, without contacting the provider."""
     validate_range(params.get("threshold_range"))
     validate_interval(params.get("interval"))
-    context = _context(params)
+    context, canary_service = _context(params)
     provider = dict(params.get("provider") or {})
     template = None
 
@@ -110,10 +110,10 @@ def plan_check(params, load_template_ref=None, read_secret=None, load_template_f
                 ", ".join(BUILTIN_METRICS), metric))
         if not context["namespace"]:
             raise InvalidInput("namespace is required for metric {0}".format(metric))
-        if not context["service"]:
+        if not canary_service:
             raise InvalidInput(
-                "service (the canary Service) or target is required for metric {0}".format(metric))
-        query = builtin_query(metric, context["namespace"], context["service"],
+                "canary_service, service or target is required for metric {0}".format(metric))
+        query = builtin_query(metric, context["namespace"], canary_service,
                               context["interval"], params.get("port"))
         name = params.get("name") or metric
     elif params.get("query"):
@@ -141,8 +141,7 @@ def plan_check(params, load_template_ref=None, read_secret=None, load_template_f
                 template.namespace = ref_namespace
         else:
             raise InvalidInput("one of metric, query, template or template_ref is required")
-        query = render_query(template.query, _template_context(params, context),
-                             params.get("template_variables"))
+        query = render_query(template.query, context, params.get("template_variables"))
         name = params.get("name") or template.name or "metric template"
 
     settings = _provider_settings(provider, template, read_secret)

@@ -26,6 +26,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     replace_with_retry,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    primary_name,
     require_dns_label,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
@@ -39,7 +40,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.workload impo
     config_checksum,
     config_references,
     container_images,
-    primary_name,
     primary_pod_template,
     rollout_progress,
 )
@@ -234,8 +234,9 @@ def _seconds(value):
 def promote(client, namespace, name, timeout, traefik_service=None, primary_service=None,
             canary_service=None, port=None, api_version=None, check_mode=False,
             route_traffic=True, scale_down=True):
-    route = Route(namespace, traefik_service or name, primary_service=primary_service or
-                  primary_name(name), canary_service=canary_service or "{0}-canary".format(name),
-                  port=port, api_version=api_version)
+    # The TraefikService is named after spec.service.name (Flagger's default for it is the
+    # target's name); the Services it splits between are named after the TraefikService.
+    route = Route(namespace, traefik_service or name, primary_service=primary_service,
+                  canary_service=canary_service, port=port, api_version=api_version)
     return Promotion(client, namespace, name, timeout, route, route_traffic=route_traffic,
                      scale_down=scale_down).run(check_mode=check_mode)

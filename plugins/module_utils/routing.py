@@ -23,7 +23,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     traefik_api_version,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    canary_names,
     require_dns_label,
+    service_names,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
     UnexpectedTraefikService,
@@ -44,10 +46,13 @@ class Route(object):
                  api_version=None):
         self.namespace = require_dns_label("namespace", namespace)
         self.name = require_dns_label("name", name)
+        # The TraefikService shares the apex Service's name (spec.service.name), so the two
+        # Services it splits between are named after it, never after the target Deployment.
+        derived = service_names(self.name)
         self.primary_service = require_dns_label(
-            "primary_service", primary_service or "{0}-primary".format(name))
+            "primary_service", primary_service or derived["primary"])
         self.canary_service = require_dns_label(
-            "canary_service", canary_service or "{0}-canary".format(name))
+            "canary_service", canary_service or derived["canary"])
         if self.primary_service == self.canary_service:
             raise InvalidInput(
                 "primary_service and canary_service must differ; both are {0}".format(
@@ -57,6 +62,15 @@ class Route(object):
         # The group/version found served by the first plan; a loop that routes the same
         # TraefikService again does not ask discovery on every write.
         self.resolved_api_version = None
+
+    @classmethod
+    def for_canary(cls, canary, api_version=None):
+        """The route of a parsed Canary: its TraefikService, Services and port."""
+        names = canary_names(canary)
+        return cls(canary["namespace"], names["traefik_service"],
+                   primary_service=names["primary_service"],
+                   canary_service=names["canary_service"],
+                   port=canary["service"].get("port"), api_version=api_version)
 
     def describe(self):
         return "TraefikService {0}/{1}".format(self.namespace, self.name)

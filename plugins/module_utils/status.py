@@ -34,6 +34,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_resource,
     read_once,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    primary_name,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.retry import (
     CONFLICT,
     call_with_retry,
@@ -92,7 +95,7 @@ EVENT_TEMPLATES = {
     "rollback_deadline": ("Warning", "Rolling back {canary} progress deadline exceeded {detail}"),
     "rollback_manual": ("Warning", "Rolling back {canary} manual webhook invoked"),
     "rollback_check_passed": ("Warning", "Rollback check {hook} passed"),
-    "failed": ("Warning", "Canary failed! Scaling down {target}"),
+    "failed": ("Warning", "Canary failed! Scaling down {canary}"),
 }
 
 
@@ -109,10 +112,11 @@ def event_message(template, canary, **values):
         raise InvalidInput("event template must be one of {0}; got {1!r}".format(
             ", ".join(sorted(EVENT_TEMPLATES)), template))
     event_type, text = EVENT_TEMPLATES[template]
+    target = canary["target"]["name"]
     names = {
         "canary": _dotted(canary["name"], canary["namespace"]),
-        "target": _dotted(canary["target"]["name"], canary["namespace"]),
-        "primary": _dotted(canary["target"]["name"] + "-primary", canary["namespace"]),
+        "target": _dotted(target, canary["namespace"]),
+        "primary": _dotted(primary_name(target), canary["namespace"]),
     }
     names.update(values)
     try:

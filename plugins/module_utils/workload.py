@@ -12,15 +12,14 @@ import copy
 import hashlib
 import json
 
-PRIMARY_SUFFIX = "-primary"
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    primary_name,
+)
+
 # Changing a ConfigMap does not restart the pods that read it; a checksum of the tracked configs in
 # the primary's pod template does, so refreshed copies reach the primary's pods.
 CONFIG_CHECKSUM_ANNOTATION = "progressive.delivery/config-checksum"
 CONFIG_KINDS = ("ConfigMap", "Secret")
-
-
-def primary_name(name):
-    return name + PRIMARY_SUFFIX
 
 
 def _containers(pod_spec):

@@ -416,7 +416,6 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
     PROGRESSING,
     ClusterReader,
-    canary_service_name,
     load_canary,
     run_stage_hooks,
     run_tick,
@@ -546,10 +545,7 @@ def run(module):
     hide_url_secrets(module, canary["analysis"].get("webhooks"))
     prometheus = dict((k, v) for k, v in (params["prometheus"] or {}).items() if v is not None)
     sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
-    route = Route(canary["namespace"], canary["service"]["name"],
-                  primary_service="{0}-primary".format(canary["service"]["name"]),
-                  canary_service=canary_service_name(canary),
-                  port=canary["service"].get("port"), api_version=params["traefik_api_version"])
+    route = Route.for_canary(canary, api_version=params["traefik_api_version"])
     if params["weights"] is not None:
         result = run_step_loop(module, client, canary, route, prometheus, sender)
     else:

@@ -92,10 +92,17 @@ EXAMPLES = r"""
 
 RETURN = r"""
 canary:
-  description: The Canary in normalized form, Flagger's defaults filled in (intervals in seconds, weight steps spelled out).
+  description:
+    - The Canary in normalized form, Flagger's defaults filled in (intervals in seconds, weight steps spelled out).
+    - C(names) holds every object name a release works with, each derived from the field Flagger derives it
+      from - C(target) and C(primary) (the Deployments) from C(spec.targetRef.name); C(apex_service),
+      C(primary_service), C(canary_service) and C(traefik_service) from C(spec.service.name).
   returned: success
   type: dict
-  sample: {"name": "podinfo", "namespace": "test", "steps": [5, 10, 15], "service": {"name": "podinfo", "port": 80}}
+  sample: {"name": "podinfo", "namespace": "test", "steps": [5, 10, 15], "service": {"name": "podinfo", "port": 80},
+           "names": {"target": "podinfo", "primary": "podinfo-primary", "apex_service": "podinfo",
+                     "primary_service": "podinfo-primary", "canary_service": "podinfo-canary",
+                     "traefik_service": "podinfo"}}
 manifest:
   description: The Canary manifest as given (or as read from the cluster).
   returned: success

@@ -73,7 +73,11 @@ options:
     default: true
   traefik_service:
     description:
-      - Name of the weighted TraefikService. Defaults to O(name), as Flagger names it.
+      - Name of the weighted TraefikService, which is the Canary's C(spec.service.name).
+      - Defaults to O(name), as Flagger's C(spec.service.name) defaults to the target's name.
+        Set it whenever the Canary names its Service apart from the target; O(primary_service)
+        and O(canary_service) then default to C(<traefik_service>-primary) and
+        C(<traefik_service>-canary).
     type: str
 seealso:
   - module: progressive.delivery.canary_weight

@@ -114,12 +114,20 @@ options:
     type: str
   target:
     description:
-      - Name of the target Deployment; C({{ target }}) and C({{ name }}) in templates.
+      - Name of the target Deployment; C({{ target }}) and C({{ name }}) in templates, and the
+        default of O(service), O(ingress) and O(route), as in Flagger.
     type: str
   service:
     description:
-      - Name of the canary Service; C({{ service }}) in templates.
-      - Defaults to C(<target>-canary).
+      - Name of the apex Service, as Flagger's C(spec.service.name); C({{ service }}) in templates.
+      - Defaults to O(target), as in Flagger.
+      - Built-in checks measure the canary Service named after it, C(<service>-canary).
+    type: str
+  canary_service:
+    description:
+      - Name of the Service whose traffic built-in checks measure.
+      - Defaults to C(<service>-canary), the canary Service of a Canary whose
+        C(spec.service.name) is O(service).
     type: str
   port:
     description:
@@ -128,11 +136,11 @@ options:
     type: raw
   ingress:
     description:
-      - Value of C({{ ingress }}) in templates.
+      - Value of C({{ ingress }}) in templates. Defaults to O(target), as in Flagger.
     type: str
   route:
     description:
-      - Value of C({{ route }}) in templates.
+      - Value of C({{ route }}) in templates. Defaults to O(target), as in Flagger.
     type: str
   fail_on_no_data:
     description:
@@ -167,7 +175,7 @@ EXAMPLES = r"""
   progressive.delivery.metric_check:
     metric: request-success-rate
     namespace: test
-    service: podinfo-canary
+    service: podinfo         # measures the Service podinfo-canary
     port: 80
     interval: 1m
     threshold_range:
@@ -308,6 +316,7 @@ def argument_spec():
         namespace=dict(type="str"),
         target=dict(type="str"),
         service=dict(type="str"),
+        canary_service=dict(type="str"),
         port=dict(type="raw"),
         ingress=dict(type="str"),
         route=dict(type="str"),

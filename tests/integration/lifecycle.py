@@ -72,9 +72,25 @@ def install_crds(sandbox):
         sandbox.kubectl("wait", "--for=condition=Established", "crd/" + crd, "--timeout=30s")
 
 
-def deploy_podinfo(sandbox, namespace, *, ingress=True, service_name="podinfo", image=None):
+def renamed_app(docs, name):
+    """The example Deployment and HPA as the app `name` (its own `app` label and HPA target)."""
+    for doc in docs:
+        doc["metadata"]["name"] = name
+        if doc["kind"] == "Deployment":
+            doc["metadata"]["labels"]["app"] = name
+            doc["spec"]["selector"]["matchLabels"]["app"] = name
+            doc["spec"]["template"]["metadata"]["labels"]["app"] = name
+        elif doc["kind"] == "HorizontalPodAutoscaler":
+            doc["spec"]["scaleTargetRef"]["name"] = name
+    return docs
+
+
+def deploy_podinfo(sandbox, namespace, *, ingress=True, service_name="podinfo", image=None, name="podinfo"):
+    """The example app as Deployment `name`, with an IngressRoute to TraefikService `service_name`."""
     install_crds(sandbox)
     docs = load_manifests(["deployment.yaml", "hpa.yaml"], namespace)
+    if name != "podinfo":
+        renamed_app(docs, name)
     if image:
         docs[0]["spec"]["template"]["spec"]["containers"][0]["image"] = image
     route = load_manifests("ingressroute.yaml", namespace)[0]
@@ -83,7 +99,7 @@ def deploy_podinfo(sandbox, namespace, *, ingress=True, service_name="podinfo", 
     if ingress:
         docs.append(route)
     sandbox.apply(yaml.safe_dump_all(docs), namespace=namespace)
-    sandbox.kubectl("-n", namespace, "rollout", "status", "deployment/podinfo", "--timeout=60s")
+    sandbox.kubectl("-n", namespace, "rollout", "status", f"deployment/{name}", "--timeout=60s")
 
 
 def deploy_loadtester(sandbox, namespace):
@@ -132,6 +148,41 @@ def start_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, log_path=
     out = open(log_path, "w") if log_path else subprocess.DEVNULL
     return subprocess.Popen(cmd, env=playbook_env(sandbox), stdout=out, stderr=subprocess.STDOUT,
                             cwd=ROOT, start_new_session=True)
+
+
+def descendants(pid):
+    """Every process below `pid`, read from /proc before anything is killed."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                children = open(f"/proc/{parent}/task/{task}/children").read().split()
+            except FileNotFoundError:
+                continue
+            for child in map(int, children):
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def kill_release(proc):
+    """SIGKILL a started ansible-playbook and everything it started, as a killed job pod would be.
+
+    ansible-core's workers call setsid(), so killing the playbook's process group alone leaves the
+    worker and the module it runs alive, still changing the cluster.
+    """
+    below = descendants(proc.pid)
+    for pid in [proc.pid] + below:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
 
 
 def recap(output):
@@ -198,7 +249,7 @@ def wait_until(predicate, timeout=30, interval=0.2, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def set_image(sandbox, namespace, tag, env=None):
-    sandbox.kubectl("-n", namespace, "set", "image", "deployment/podinfo", f"podinfod=stefanprodan/podinfo:{tag}")
+def set_image(sandbox, namespace, tag, env=None, deployment="podinfo"):
+    sandbox.kubectl("-n", namespace, "set", "image", f"deployment/{deployment}", f"podinfod=stefanprodan/podinfo:{tag}")
     if env:
-        sandbox.kubectl("-n", namespace, "set", "env", "deployment/podinfo", *[f"{k}={v}" for k, v in env.items()])
+        sandbox.kubectl("-n", namespace, "set", "env", f"deployment/{deployment}", *[f"{k}={v}" for k, v in env.items()])

@@ -126,9 +126,9 @@ NOT_FOUND_TEMPLATE = {
     "spec": {
         "provider": {"type": "prometheus", "address": "http://flagger-prometheus.traefik:9090"},
         "query": (
-            'sum(rate(traefik_service_requests_total{service=~"{{ namespace }}-{{ service }}-[0-9]+@kubernetescrd",'
+            'sum(rate(traefik_service_requests_total{service=~"{{ namespace }}-{{ service }}-canary-[0-9]+@kubernetescrd",'
             'code="{{ variables.code }}"}[{{ interval }}]))'
-            ' / sum(rate(traefik_service_requests_total{service=~"{{ namespace }}-{{ service }}-[0-9]+@kubernetescrd"}'
+            ' / sum(rate(traefik_service_requests_total{service=~"{{ namespace }}-{{ service }}-canary-[0-9]+@kubernetescrd"}'
             '[{{ interval }}])) * 100'),
     },
 }

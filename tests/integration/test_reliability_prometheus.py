@@ -193,7 +193,7 @@ def test_no_data_fails_the_check_and_never_passes_the_analysis(sandbox, world, t
     namespace, _own = world
     # A service that never received a request: Prometheus answers with an empty result.
     _rc, metric = run_task(sandbox, tmp_path, "progressive.delivery.metric_check",
-                           check(namespace, sandbox.prometheus_url, target="ghost", service="ghost-canary"))
+                           check(namespace, sandbox.prometheus_url, target="ghost", service="ghost"))
 
     assert_failed_check(metric, "no data", "no values", "no traffic")
     assert metric["verdict"] == "no_data"

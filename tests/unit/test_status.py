@@ -45,6 +45,10 @@ def test_target_and_canary_names_are_kept_apart():
     other = dict(CANARY, name="podinfo-2")
     assert event_message("advance", other, weight=5)[1] == "Advance podinfo-2.test canary weight 5"
     assert event_message("promoted", other)[1] == "Promotion completed! Scaling down podinfo.test"
+    # Flagger's rollback names the Canary, its promotion and copy name the target and its primary.
+    assert event_message("failed", other)[1] == "Canary failed! Scaling down podinfo-2.test"
+    assert event_message("copying", other)[1] == "Copying podinfo.test template spec to podinfo-primary.test"
+    assert event_message("new_revision", other)[1] == "New revision detected! Scaling up podinfo.test"
 
 
 def test_unknown_template_or_missing_value_is_refused():
