@@ -35,8 +35,12 @@ class Renewal(object):
             self.count += 1
 
 
+class _Abandoned(Exception):
+    """The run that started the loop is gone; nobody will act on what the loop decides."""
+
+
 def run_steps(weights, advance, tick, gate=None, renew=None, gate_timeout=0, interval=0,
-              max_ticks_per_step=None, sleep=time.sleep, clock=time.monotonic):
+              max_ticks_per_step=None, sleep=time.sleep, clock=time.monotonic, abandoned=None):
     """Analyse at each of ``weights`` in turn and return the result of the last tick with ``steps``.
 
     - ``gate()`` (optional) returns ``(opened, message)``; it is asked before each weight is
@@ -44,50 +48,67 @@ def run_steps(weights, advance, tick, gate=None, renew=None, gate_timeout=0, int
     - ``advance(weight)`` shifts the traffic and returns whether it changed anything.
     - ``tick(weight)`` waits one interval, measures and returns a canary_analysis tick result.
     - ``renew()`` (optional) is called before every gate question and tick.
+    - ``abandoned()`` (optional) returns why the loop must stop (its run was killed) or None;
+      it is asked before every weight change, gate question and tick.
 
     A weight is left when its tick passed; the loop stops at the first tick that reached the
     threshold, saw the target change or was asked to roll back, and after ``max_ticks_per_step``
-    ticks at one weight that neither passed nor stopped (check mode: nothing is counted).
+    ticks at one weight that neither passed nor stopped (check mode: nothing is counted). An
+    abandoned loop stops before its next write and reports ``abandoned``: the weight stays where
+    it is, as for any interrupted run, and the next run resumes or rolls back from there.
     """
     steps = []
-    last = None
-    advanced_any = False
-    changed = False
-    for weight in weights:
-        if gate is not None:
-            waited = _open_gate(gate, renew, gate_timeout, interval, sleep, clock)
-            if waited is not None:
-                result = dict(last or {}, passed=False, waiting=True, gate_timed_out=True,
-                              weight=weight, msg=waited)
-                return _finish(result, steps, advanced_any, changed)
-        advanced = bool(advance(weight))
-        advanced_any = advanced_any or advanced
-        ticks = 0
-        while True:
-            if renew is not None:
-                renew()
-            last = tick(weight)
-            ticks += 1
-            changed = changed or bool(last.get("changed"))
-            if last.get("passed") or any(last.get(key) for key in _STOPPING):
+    state = {"last": None, "advanced_any": False, "changed": False, "weight": None}
+
+    def before_each():
+        reason = abandoned() if abandoned is not None else None
+        if reason:
+            raise _Abandoned(reason)
+        if renew is not None:
+            renew()
+
+    try:
+        for weight in weights:
+            state["weight"] = weight
+            if gate is not None:
+                waited = _open_gate(gate, before_each, gate_timeout, interval, sleep, clock)
+                if waited is not None:
+                    result = dict(state["last"] or {}, passed=False, waiting=True,
+                                  gate_timed_out=True, weight=weight, msg=waited)
+                    return _finish(result, steps, state["advanced_any"], state["changed"])
+            before_each()
+            advanced = bool(advance(weight))
+            state["advanced_any"] = state["advanced_any"] or advanced
+            ticks = 0
+            while True:
+                before_each()
+                last = state["last"] = tick(weight)
+                ticks += 1
+                state["changed"] = state["changed"] or bool(last.get("changed"))
+                if last.get("passed") or any(last.get(key) for key in _STOPPING):
+                    break
+                if max_ticks_per_step is not None and ticks >= max_ticks_per_step:
+                    break
+            steps.append({"weight": weight, "ticks": ticks, "passed": bool(last.get("passed")),
+                          "failed_checks": last.get("failed_checks", 0),
+                          "msg": last.get("msg", "")})
+            if not last.get("passed"):
                 break
-            if max_ticks_per_step is not None and ticks >= max_ticks_per_step:
-                break
-        steps.append({"weight": weight, "ticks": ticks, "passed": bool(last.get("passed")),
-                      "failed_checks": last.get("failed_checks", 0), "msg": last.get("msg", "")})
-        if not last.get("passed"):
-            break
-    result = dict(last or {"passed": True, "msg": "no weights to analyse"})
+    except _Abandoned as exc:
+        result = dict(state["last"] or {}, passed=False, abandoned=True,
+                      weight=state["weight"], msg="stopped at weight {0}: {1}".format(
+                          state["weight"], exc))
+        return _finish(result, steps, state["advanced_any"], state["changed"])
+    result = dict(state["last"] or {"passed": True, "msg": "no weights to analyse"})
     result["passed"] = len(steps) == len(weights) and all(step["passed"] for step in steps)
-    return _finish(result, steps, advanced_any, changed)
+    return _finish(result, steps, state["advanced_any"], state["changed"])
 
 
-def _open_gate(gate, renew, timeout, interval, sleep, clock):
+def _open_gate(gate, before_each, timeout, interval, sleep, clock):
     """None once the gate opened; otherwise the gate's last message after ``timeout`` seconds."""
     deadline = clock() + timeout
     while True:
-        if renew is not None:
-            renew()
+        before_each()
         opened, message = gate()
         if opened:
             return None
@@ -101,4 +122,5 @@ def _finish(result, steps, advanced_any, changed):
     result["advanced"] = advanced_any or bool(result.get("advanced"))
     result["changed"] = changed or advanced_any or bool(result.get("changed"))
     result.setdefault("gate_timed_out", False)
+    result.setdefault("abandoned", False)
     return result

@@ -38,6 +38,10 @@ description:
     at the first tick that reaches the threshold, sees the target change or is asked to roll back.
     This saves a module start per step, which on a busy controller costs more than a short
     interval.
+  - A step loop whose ansible-playbook run has died (a killed or cancelled job; ansible-core's
+    workers outlive their controller) stops before its next write and leaves the weight where it
+    is, as any interrupted run does, so the next run resumes or rolls back from there and is not
+    held off by a lock the dead run would go on renewing (RV(abandoned)).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
@@ -361,6 +365,12 @@ gate_timed_out:
   returned: when O(weights) is given
   type: bool
   sample: false
+abandoned:
+  description: With O(weights), whether the loop stopped because the ansible-playbook run that
+    started it is gone (read from the process tree under C(/proc); never true elsewhere).
+  returned: when O(weights) is given
+  type: bool
+  sample: false
 metrics:
   description: One entry per metric of the Canary, in the Canary's order.
   returned: always
@@ -419,6 +429,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis impo
     load_canary,
     run_stage_hooks,
     run_tick,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import (
+    ControllerWatch,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
@@ -606,7 +619,8 @@ def run_step_loop(module, client, canary, route, prometheus, sender):
     return run_steps(params["weights"], advance, tick, gate=gate, renew=renew,
                      # a closed gate is asked again every interval, at least every second
                      gate_timeout=params["confirm_timeout"], interval=max(params["wait"], 1.0),
-                     max_ticks_per_step=1 if check_mode else threshold + 1)
+                     max_ticks_per_step=1 if check_mode else threshold + 1,
+                     abandoned=ControllerWatch())
 
 
 def run_one_tick(module, client, canary, route, prometheus, sender):

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from lifecycle import (Load, deploy_podinfo, fast_canary, get_json, run_playbook, set_image, start_playbook,
-                       versions_through_traefik, wait_until, write_canary)
+from lifecycle import (Load, deploy_podinfo, descendants, fast_canary, get_json, run_playbook, set_image,
+                       start_playbook, versions_through_traefik, wait_until, write_canary)
 from traffic_world import scratch_namespace
 
 
@@ -39,8 +39,13 @@ def status(sandbox, namespace):
     return get_json(sandbox, namespace, "canary", "podinfo").get("status") or {}
 
 
-def kill_at_weight(sandbox, namespace, canary_file, tmp_path, weight):
-    """Start a release and SIGKILL ansible-playbook once the status records ``weight`` for it."""
+def kill_at_weight(sandbox, namespace, canary_file, tmp_path, weight, processes=None):
+    """Start a release and SIGKILL ansible-playbook once the status records ``weight`` for it.
+
+    Only the playbook's process group is killed, as when a job's controller dies: ansible-core's
+    workers run in sessions of their own and outlive it. ``processes`` (a list) receives the PIDs
+    below the playbook just before the kill.
+    """
     analysed_before = status(sandbox, namespace).get("lastAppliedSpec")
 
     def reached():
@@ -52,10 +57,21 @@ def kill_at_weight(sandbox, namespace, canary_file, tmp_path, weight):
     try:
         wait_until(reached, timeout=180, interval=0.3, what="canary weight {0} of the new revision".format(weight))
     finally:
+        if processes is not None:
+            processes.extend(descendants(proc.pid))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     return status(sandbox, namespace)
+
+
+def running(pid):
+    """Whether `pid` runs (a zombie waiting for its parent to reap it has stopped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 class WeightWatch(threading.Thread):
@@ -117,3 +133,21 @@ def test_a_killed_release_is_rolled_back_when_the_user_asks(sandbox, app, tmp_pa
     assert get_json(sandbox, namespace, "deployment", "podinfo")["spec"]["replicas"] == 0
     served = versions_through_traefik(sandbox, namespace, 100)
     assert served == {before.rpartition(":")[2]: 100}, served
+
+
+def test_the_step_loop_of_a_killed_run_stops_shifting_traffic(sandbox, app, tmp_path):
+    namespace, _canary_file = app
+    # Eighteen steps of 3 s: an orphaned loop left to itself would shift traffic for a minute.
+    long_release = write_canary(tmp_path, fast_canary(namespace, interval="3s", max_weight=90, step_weight=5),
+                                "long.yaml")
+    set_image(sandbox, namespace, "4.0.8")
+    below = []
+    kill_at_weight(sandbox, namespace, long_release, tmp_path, 5, processes=below)
+    assert below, "the release had no worker process to watch"
+
+    # The orphaned worker and its canary_analysis module notice before the next tick and exit.
+    wait_until(lambda: not any(running(pid) for pid in below), timeout=12,
+               what="the killed run's worker and module to exit")
+    frozen = get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"]
+    time.sleep(7)  # more than two analysis intervals of 3 s
+    assert get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"] == frozen

@@ -130,3 +130,22 @@ def test_the_lock_is_renewed_at_the_start_and_then_once_per_period():
     # Ticks start at 0, 4, 8, ..., 20: renewed at 0, then at the first tick 10 s or more later.
     assert renewals == [0, 12]
     assert renew.count == 2
+
+
+def test_an_abandoned_loop_stops_before_its_next_write_and_says_why():
+    advanced, ticked = [], []
+    answers = iter([None, None, None, "the run is gone"])
+
+    result = run_steps([10, 20, 30], advanced.append, lambda w: ticked.append(w) or {"passed": True},
+                       abandoned=lambda: next(answers))
+
+    # Asked before the first weight, its tick, the second weight: gone before the second tick.
+    assert advanced == [10, 20]
+    assert ticked == [10]
+    assert result["abandoned"] is True and result["passed"] is False
+    assert result["weight"] == 20 and "the run is gone" in result["msg"]
+
+
+def test_a_loop_whose_run_lives_is_not_abandoned():
+    result = run_steps([10, 20], lambda w: True, lambda w: {"passed": True}, abandoned=lambda: None)
+    assert result["passed"] is True and result["abandoned"] is False
