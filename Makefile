@@ -6,7 +6,7 @@ SANDBOX_DIR ?= .sandbox
 export SANDBOX_DIR
 SANDBOX := PYTHONPATH=tests/sandbox $(PY) -m kubesandbox.cli
 
-.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean
+.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean control-plane
 
 setup:
 	@bash scripts/setup.sh
@@ -56,6 +56,11 @@ sandbox-down:
 
 sandbox-status:
 	@$(SANDBOX) status
+
+## Builds (once, then cached outside the checkout) the real kube-apiserver, controller-manager,
+## scheduler and etcd pinned in tests/sandbox/controlplane; prints their directory last.
+control-plane:
+	@bash scripts/build_control_plane.sh
 
 clean: sandbox-down
 	rm -rf build tests/output
