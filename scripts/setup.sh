@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the demo and the benchmarks need on a new Debian machine:
-# the Debian packages (Prometheus, hey, util-linux for unshare, curl) and the project venv.
+# the Debian packages (Prometheus, hey, util-linux for unshare, iproute2, curl), the project venv
+# and the real control plane (built once per machine into a cache outside the checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -10,6 +11,8 @@ command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v hey >/dev/null 2>&1 || need_apt+=(hey)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 { command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need_apt+=(util-linux)
+# The real control plane's pods live in network namespaces on a bridge of ours.
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -26,3 +29,6 @@ if [ ! -f "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ] || [ requirements.
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
   touch "$stamp"
 fi
+
+# Cold, this takes minutes (it says what it builds); afterwards it only prints the cached directory.
+bash scripts/build_control_plane.sh >/dev/null

@@ -6,7 +6,6 @@ Reconciliation is per namespace and level-triggered: any change in a namespace m
 the worker recomputes everything there, writing only what differs, so it always converges.
 """
 import asyncio
-import base64
 import copy
 import hashlib
 import json
@@ -17,9 +16,7 @@ import time
 from datetime import datetime, timezone
 
 from .errors import ApiError
-from .runtime import probe
-from .runtime.netproxy import AddressPool
-from .runtime.podrunner import PodSpec, default_port
+from .runtime.localpods import CONFIGMAP, NODE_NAME, LocalPods, now_iso, pod_status
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +35,9 @@ WATCHED = {DEPLOYMENTS, REPLICASETS, PODS, SERVICES, CONFIGMAPS, SECRETS}
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
-NODE_NAME = "sandbox"
 # Kubernetes renders template hashes with this alphabet (no vowels, so no words by accident).
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 SLICE_MANAGER = "endpointslice-controller.k8s.io"
-TERMINATION_DELAY = 1.5
-
-
-def now_iso():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_iso(text):
@@ -111,29 +102,12 @@ def _without_zeros(d):
     return {k: v for k, v in d.items() if v not in (0, None)}
 
 
-class PodState:
-    """What the kubelet knows about one pod."""
-
-    def __init__(self, ip, container, start_time):
-        self.ip = ip
-        self.container = container
-        self.start_time = start_time
-        self.ready = False
-        self.ready_changed = start_time
-        self.process = None
-        self.started_at = None
-        self.waiting_reason = "ContainerCreating"
-        self.waiting_message = None
-        self.probe_task = None
-
-
 class Controllers:
     def __init__(self, store, runner, block: int):
         self.store = store
         self.runner = runner
-        self.runner.on_change = self._on_process_change
-        self.pod_ips = AddressPool(f"127.{block}.128.1", 127 * 256 - 2)
-        self.pods: dict[tuple[str, str], PodState] = {}
+        self.local = LocalPods(runner, block, lambda ns, name: self.mark(ns))
+        self.pods = self.local.pods
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._task = None
@@ -154,10 +128,7 @@ class Controllers:
         for t in (self._task, self._ticker):
             if t:
                 t.cancel()
-        for st in self.pods.values():
-            if st.probe_task:
-                st.probe_task.cancel()
-        await self.runner.stop_all()
+        await self.local.stop_all()
 
     def on_event(self, event, gvr, obj):
         if gvr == NAMESPACES and event == "ADDED":
@@ -168,7 +139,7 @@ class Controllers:
             return
         ns = obj["metadata"].get("namespace")
         if gvr == PODS and event == "DELETED":
-            self._pod_gone(ns, obj["metadata"]["name"])
+            self.local.forget(ns, obj["metadata"]["name"])
         if gvr == SERVICES and event == "DELETED":
             self._delete_endpoints_later(ns, obj["metadata"]["name"])
         self.mark(ns)
@@ -252,8 +223,7 @@ class Controllers:
         return [p for p in pods if owned_by(p, rs) and not p["metadata"].get("deletionTimestamp")]
 
     def _is_ready(self, pod):
-        st = self.pods.get((pod["metadata"]["namespace"], pod["metadata"]["name"]))
-        return bool(st and st.ready and st.process and st.process.running)
+        return self.local.is_ready(pod["metadata"]["namespace"], pod["metadata"]["name"])
 
     # --- Deployment -> ReplicaSets -----------------------------------------------------------
     def reconcile_deployment_replicasets(self, d):
@@ -495,23 +465,13 @@ class Controllers:
 
     # --- Pods: processes and status --------------------------------------------------------------
     def sync_pod(self, pod):
-        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        key = (ns, name)
-        st = self.pods.get(key)
+        ns = pod["metadata"]["namespace"]
+        st = self.local.state(pod)
         if st is None:
-            containers = (pod.get("spec") or {}).get("containers") or []
-            if not containers:
-                return
-            ip = (pod.get("status") or {}).get("podIP")
-            if ip and self.pod_ips.contains(ip):
-                self.pod_ips.claim(ip)
-            else:
-                ip = self.pod_ips.allocate()
-            st = PodState(ip, containers[0], (pod.get("status") or {}).get("startTime") or now_iso())
-            self.pods[key] = st
+            return
         if st.process is None:
-            self._try_start(pod, st)
-        status = self.pod_status(pod, st)
+            self.local.start(pod, st, self._lookup)
+        status = pod_status(pod, st)
         if pod.get("status") != status:
             pod["status"] = status
             try:
@@ -521,160 +481,11 @@ class Controllers:
                     raise
                 self.mark(ns)
 
-    def _try_start(self, pod, st):
-        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        c = st.container
+    def _lookup(self, kind, ns, name):
         try:
-            env = self.resolve_env(ns, c, pod, st.ip)
-        except LookupError as exc:
-            st.waiting_reason, st.waiting_message = "CreateContainerConfigError", str(exc)
-            return
-        st.waiting_reason, st.waiting_message = "ContainerCreating", None
-        image = c.get("image", "")
-        port = next((p.get("containerPort") for p in c.get("ports") or []), None) or default_port(image)
-        st.process = self.runner.start(PodSpec(namespace=ns, name=name, ip=st.ip, image=image, port=int(port), env=env))
-        st.probe_task = asyncio.get_running_loop().create_task(self._probe_loop(key=(ns, name)))
-
-    def pod_status(self, pod, st):
-        proc = st.process
-        running = bool(proc and proc.running)
-        ready = running and st.ready
-        old = pod.get("status") or {}
-        old_conds = {c["type"]: c for c in old.get("conditions") or []}
-
-        def cond(ctype, value):
-            value = "True" if value else "False"
-            prev = old_conds.get(ctype)
-            when = prev["lastTransitionTime"] if prev and prev.get("status") == value else now_iso()
-            return {"type": ctype, "status": value, "lastProbeTime": None, "lastTransitionTime": when}
-
-        c = st.container
-        cstatus = {"name": c.get("name", "app"), "image": c.get("image", ""), "imageID": "",
-                   "ready": ready, "restartCount": proc.restart_count if proc else 0, "started": running}
-        if running:
-            cstatus["containerID"] = f"sandbox://{proc.proc.pid}"
-            prev_state = ((old.get("containerStatuses") or [{}])[0].get("state") or {}).get("running")
-            same_pid = ((old.get("containerStatuses") or [{}])[0].get("containerID")) == cstatus["containerID"]
-            cstatus["state"] = {"running": {"startedAt": prev_state["startedAt"] if prev_state and same_pid else now_iso()}}
-        elif proc is not None and proc.restart_count:
-            cstatus["state"] = {"waiting": {"reason": "CrashLoopBackOff",
-                                            "message": f"back-off restarting failed container (exit code {proc.last_exit_code})"}}
-            cstatus["lastState"] = {"terminated": {"exitCode": proc.last_exit_code, "reason": "Error"}}
-        else:
-            waiting = {"reason": st.waiting_reason}
-            if st.waiting_message:
-                waiting["message"] = st.waiting_message
-            cstatus["state"] = {"waiting": waiting}
-        phase = "Running" if running or (proc is not None and proc.restart_count) else "Pending"
-        return {
-            "phase": phase,
-            "conditions": [cond("PodReadyToStartContainers", proc is not None), cond("Initialized", True),
-                           cond("Ready", ready), cond("ContainersReady", ready), cond("PodScheduled", True)],
-            "hostIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}],
-            "podIP": st.ip,
-            "podIPs": [{"ip": st.ip}],
-            "startTime": st.start_time,
-            "containerStatuses": [cstatus],
-            "qosClass": "BestEffort",
-        }
-
-    def resolve_env(self, ns, container, pod, ip):
-        env = {}
-        for src in container.get("envFrom") or []:
-            prefix = src.get("prefix", "")
-            if "configMapRef" in src:
-                data = self._lookup(CONFIGMAPS, ns, src["configMapRef"], None)
-            elif "secretRef" in src:
-                data = self._lookup(SECRETS, ns, src["secretRef"], None)
-            else:
-                continue
-            for k, v in (data or {}).items():
-                env[prefix + k] = v
-        fields = {"metadata.name": pod["metadata"]["name"], "metadata.namespace": ns, "status.podIP": ip,
-                  "spec.nodeName": NODE_NAME, "status.hostIP": "127.0.0.1",
-                  "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName", "default")}
-        for item in container.get("env") or []:
-            name = item.get("name")
-            if "value" in item:
-                env[name] = _expand(str(item["value"]), env)
-            elif "valueFrom" in item:
-                vf = item["valueFrom"]
-                if "configMapKeyRef" in vf:
-                    value = self._lookup(CONFIGMAPS, ns, vf["configMapKeyRef"], vf["configMapKeyRef"].get("key"))
-                elif "secretKeyRef" in vf:
-                    value = self._lookup(SECRETS, ns, vf["secretKeyRef"], vf["secretKeyRef"].get("key"))
-                elif "fieldRef" in vf:
-                    value = fields.get(vf["fieldRef"].get("fieldPath"), "")
-                else:
-                    value = ""
-                if value is not None:
-                    env[name] = value
-            else:
-                env[name] = ""
-        return env
-
-    def _lookup(self, gvr, ns, ref, key):
-        """A ConfigMap/Secret (or one key of it); a missing one fails the start unless optional."""
-        try:
-            obj = self.store.get(gvr, ns, ref.get("name"))
+            return self.store.get(CONFIGMAPS if kind == CONFIGMAP else SECRETS, ns, name)
         except ApiError:
-            if ref.get("optional"):
-                return None
-            raise LookupError(f'{"secret" if gvr == SECRETS else "configmap"} "{ref.get("name")}" not found')
-        data = dict(obj.get("data") or {})
-        if gvr == SECRETS:
-            data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
-            data.update(obj.get("stringData") or {})
-        else:
-            data.update({k: base64.b64decode(v).decode(errors="replace") for k, v in (obj.get("binaryData") or {}).items()})
-        if key is None:
-            return data
-        if key not in data:
-            if ref.get("optional"):
-                return None
-            raise LookupError(f'couldn\'t find key {key} in {ref.get("name")}')
-        return data[key]
-
-    async def _probe_loop(self, key):
-        while key in self.pods:
-            st = self.pods[key]
-            proc = st.process
-            ok = False
-            if proc and proc.running:
-                kind, port, path = probe.probe_target(st.container)
-                ok = await probe.check(st.ip, kind, port or proc.spec.port, path)
-            if key not in self.pods:
-                return
-            if ok != st.ready:
-                st.ready = ok
-                self.mark(key[0])
-            # Fast until ready so rollouts take a second, not a probe period; slower afterwards.
-            await asyncio.sleep(1.0 if ok else 0.1)
-
-    def _on_process_change(self, ns, name, pp):
-        st = self.pods.get((ns, name))
-        if st is not None and not pp.running:
-            st.ready = False
-        self.mark(ns)
-
-    def _pod_gone(self, ns, name):
-        st = self.pods.pop((ns, name), None)
-        if st is None:
-            return
-        if st.probe_task:
-            st.probe_task.cancel()
-
-        async def stop_then_release():
-            try:
-                # Like a terminating pod, keep serving briefly: Traefik needs a moment to drop the endpoint.
-                await asyncio.sleep(TERMINATION_DELAY)
-                await self.runner.stop(ns, name)
-            finally:
-                # Released only once the process is gone, so a new pod never meets a busy address.
-                self.pod_ips.release(st.ip)
-
-        asyncio.get_running_loop().create_task(stop_then_release())
+            return None
 
     # --- Endpoints and EndpointSlices --------------------------------------------------------------
     def reconcile_endpoints(self, svc, pods):
@@ -814,24 +625,4 @@ class Controllers:
             self.store.create(EVENTS, event)
         except ApiError:
             log.debug("event not recorded: %s", message)
-
-
-def _expand(value, env):
-    """$(VAR) references to earlier variables, as the kubelet expands them."""
-    if "$(" not in value:
-        return value
-    out, i = [], 0
-    while i < len(value):
-        if value.startswith("$$(", i):
-            out.append("$(")
-            i += 3
-        elif value.startswith("$(", i) and ")" in value[i:]:
-            end = value.index(")", i)
-            ref = value[i + 2:end]
-            out.append(env.get(ref, value[i:end + 1]))
-            i = end + 1
-        else:
-            out.append(value[i])
-            i += 1
-    return "".join(out)
 

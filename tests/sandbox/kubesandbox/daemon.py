@@ -1,5 +1,6 @@
 """The sandbox daemon: API emulator, controllers, Service proxies, control server and the
-supervised processes (pods, Traefik, Prometheus), all in one asyncio loop.
+supervised processes (pods, Traefik, Prometheus), all in one asyncio loop. With
+`--control-plane real` the API and controllers are Kubernetes' own instead (kubesandbox.cluster).
 
 Started detached by `kubesandbox.cli up`; it writes `ready` (or `failed`) in the sandbox dir.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .apiserver import make_api_app
+from .cluster import CONTROL_PLANES, EMULATED, REAL
 from .controllers import Controllers
 from .errors import ApiError
 from .faults import Faults, RequestLog
@@ -77,29 +79,133 @@ def _group_version_resource(obj, store):
     raise LookupError(f"no resource for {api_version} {obj['kind']}")
 
 
-class Daemon:
+class BaseDaemon:
+    """What every backend shares: the address block, the ports, Traefik, Prometheus, the control
+    server, the env file and the start/stop sequence. Subclasses bring up the API behind it."""
+
+    api_scheme = "http"
+    extra_ports = 0
+
     def __init__(self, root):
         self.layout = layout_mod.Layout(root)
         self.layout.create()
         self.pid_dir = PidDir(self.layout.pids)
         self.block, self._block_fd = claim_block()
+        # One call for all ports, so no two of them can be the same.
         (self.api_port, self.control_port, self.web_port, self.traefik_api_port,
-         self.metrics_port, self.prometheus_port) = free_ports(6)
+         self.metrics_port, self.prometheus_port, *self.more_ports) = free_ports(6 + self.extra_ports)
+        self.api_url = f"{self.api_scheme}://127.0.0.1:{self.api_port}"
+        self.faults = None
+        self.request_log = None
+        self.traefik = None
+        self.prometheus = Prometheus(self.layout.root, self.pid_dir, self.prometheus_port, self.metrics_port)
+        self._runners = []
+        self._stopping = asyncio.Event()
+        self.started_at = time.time()
+        self.ready = False
+        self.env_values_cached = {}
+
+    @property
+    def components(self):
+        return {"traefik": self.traefik, "prometheus": self.prometheus}
+
+    async def start_cluster(self):
+        """The API, its content, the kubeconfig and self.traefik, ready for Traefik to connect."""
+        raise NotImplementedError
+
+    async def stop_cluster(self):
+        raise NotImplementedError
+
+    def pods(self):
+        raise NotImplementedError
+
+    async def settled(self):
+        """Waits, alongside Traefik's and Prometheus's start, for whatever else `ready` promises."""
+
+    def env_values(self):
+        return {
+            "SANDBOX_DIR": str(self.layout.root),
+            "KUBECONFIG": str(self.layout.kubeconfig),
+            "SANDBOX_API_URL": self.api_url,
+            "TRAEFIK_URL": self.traefik.web_url,
+            "TRAEFIK_API_URL": self.traefik.dashboard_url,
+            "TRAEFIK_METRICS_URL": self.traefik.metrics_url,
+            "PROMETHEUS_URL": self.prometheus.url,
+            "SANDBOX_CONTROL_URL": f"http://127.0.0.1:{self.control_port}",
+            "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(layout_mod.collections_paths(self.layout)),
+        }
+
+    def status(self):
+        return {
+            "ready": self.ready,
+            "pid": os.getpid(),
+            "uptime": round(time.time() - self.started_at, 3),
+            "address_block": f"127.{self.block}.0.0/16",
+            "components": {name: c.status() for name, c in self.components.items() if c is not None},
+            "pods": self.pods(),
+            "env": self.env_values_cached,
+        }
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    async def _serve(self, app, port):
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
+        self._runners.append(runner)
+
+    async def run(self):
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        self.pid_dir.record("daemon", os.getpid())
+        # A new sandbox starts with empty metrics; only a component restart keeps them.
+        shutil.rmtree(self.prometheus.data_dir, ignore_errors=True)
+        try:
+            # Prometheus's first target refresh takes seconds: let it run while the API comes up.
+            await self.prometheus.start()
+            await self.start_cluster()
+            await self._serve(make_control_app(self), self.control_port)
+            self.env_values_cached = self.env_values()
+            layout_mod.write_env(self.layout, self.env_values_cached)
+            await self.traefik.start()
+            await asyncio.gather(self.traefik.wait_ready(READY_TIMEOUT), self.prometheus.wait_ready(READY_TIMEOUT),
+                                 self.settled())
+        except Exception as exc:
+            log.exception("sandbox start failed")
+            self.layout.failed.write_text(f"{type(exc).__name__}: {exc}\n")
+            await self.shutdown()
+            return 1
+        self.ready = True
+        self.layout.ready.write_text(json.dumps({"pid": os.getpid(), "seconds": round(time.time() - self.started_at, 3)}) + "\n")
+        log.info("sandbox ready in %.2fs", time.time() - self.started_at)
+        await self._stopping.wait()
+        await self.shutdown()
+        return 0
+
+    async def shutdown(self):
+        self.ready = False
+        self.layout.ready.unlink(missing_ok=True)
+        await asyncio.gather(*(c.stop() for c in self.components.values() if c is not None), return_exceptions=True)
+        try:
+            await self.stop_cluster()
+        finally:
+            for runner in self._runners:
+                await runner.cleanup()
+            self.pid_dir.forget("daemon")
+
+
+class Daemon(BaseDaemon):
+    """The emulated API server and controllers, in this process."""
+
+    def __init__(self, root):
+        super().__init__(root)
         self.store = Store()
         self.faults = Faults()
         self.request_log = RequestLog()
         self.netproxy = NetProxy(self.store, self.block, self.layout.hosts)
         self.runner = PodRunner(self.layout.root, self.netproxy.hosts_file, self.pid_dir)
         self.controllers = Controllers(self.store, self.runner, self.block)
-        self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.traefik = Traefik(self.layout.root, self.pid_dir, self.api_url, self.web_port, self.traefik_api_port, self.metrics_port)
-        self.prometheus = Prometheus(self.layout.root, self.pid_dir, self.prometheus_port, self.metrics_port)
-        self.components = {"traefik": self.traefik, "prometheus": self.prometheus}
-        self._runners = []
-        self._stopping = asyncio.Event()
-        self.started_at = time.time()
-        self.ready = False
-        self.env_values_cached = {}
 
     # --- cluster content --------------------------------------------------------------------------
     def install(self):
@@ -121,103 +227,53 @@ class Daemon:
         self.store.create(ENDPOINTS, {"apiVersion": "v1", "kind": "Endpoints", "metadata": meta, "subsets": [
             {"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "web", "port": self.web_port, "protocol": "TCP"}]}]})
         svc = self.store.get(SERVICES, "traefik", "traefik")
-        self.store.create(ENDPOINTSLICES, {
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": "traefik-web", "namespace": "traefik",
-                         "labels": {"kubernetes.io/service-name": "traefik", "endpointslice.kubernetes.io/managed-by": "sandbox"},
-                         "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "traefik", "uid": svc["metadata"]["uid"]}]},
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True, "serving": True, "terminating": False}}],
-            "ports": [{"name": "web", "port": self.web_port, "protocol": "TCP"}],
-        })
+        self.store.create(ENDPOINTSLICES, traefik_endpoint_slice(svc, self.web_port))
 
-    def env_values(self):
-        return {
-            "SANDBOX_DIR": str(self.layout.root),
-            "KUBECONFIG": str(self.layout.kubeconfig),
-            "SANDBOX_API_URL": self.api_url,
-            "TRAEFIK_URL": self.traefik.web_url,
-            "TRAEFIK_API_URL": self.traefik.dashboard_url,
-            "TRAEFIK_METRICS_URL": self.traefik.metrics_url,
-            "PROMETHEUS_URL": self.prometheus.url,
-            "SANDBOX_CONTROL_URL": f"http://127.0.0.1:{self.control_port}",
-            "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(layout_mod.collections_paths(self.layout)),
-        }
+    async def start_cluster(self):
+        self.install()
+        self.controllers.start()
+        await self._serve(make_api_app(self.store, self.faults, self.request_log, self.netproxy.resolve), self.api_port)
+        layout_mod.write_kubeconfig(self.layout, self.api_url)
+
+    async def stop_cluster(self):
+        await self.controllers.stop()
+        await self.netproxy.close()
+
+    def pods(self):
+        return self.controllers.local.listing()
 
     def status(self):
-        pods = []
-        for (ns, name), st in sorted(self.controllers.pods.items()):
-            proc = st.process
-            pods.append({"namespace": ns, "name": name, "ip": st.ip, "ready": st.ready,
-                         "pid": self.runner.pid_of(ns, name), "restarts": proc.restart_count if proc else 0,
-                         "log": str(self.runner.log_path(ns, name))})
-        return {
-            "ready": self.ready,
-            "pid": os.getpid(),
-            "uptime": round(time.time() - self.started_at, 3),
-            "address_block": f"127.{self.block}.0.0/16",
-            "resource_version": self.store.resource_version,
-            "components": {name: c.status() for name, c in self.components.items()},
-            "pods": pods,
-            "env": self.env_values_cached,
-        }
+        return dict(super().status(), resource_version=self.store.resource_version)
 
-    # --- lifecycle --------------------------------------------------------------------------------
-    async def _serve(self, app, port):
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
-        self._runners.append(runner)
 
-    async def run(self):
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
-        self.pid_dir.record("daemon", os.getpid())
-        # A new sandbox starts with empty metrics; only a component restart keeps them.
-        shutil.rmtree(self.prometheus.data_dir, ignore_errors=True)
-        try:
-            self.install()
-            self.controllers.start()
-            await self._serve(make_api_app(self.store, self.faults, self.request_log, self.netproxy.resolve), self.api_port)
-            await self._serve(make_control_app(self), self.control_port)
-            layout_mod.write_kubeconfig(self.layout, self.api_url)
-            self.env_values_cached = self.env_values()
-            layout_mod.write_env(self.layout, self.env_values_cached)
-            await asyncio.gather(self.traefik.start(), self.prometheus.start())
-            await asyncio.gather(self.traefik.wait_ready(READY_TIMEOUT), self.prometheus.wait_ready(READY_TIMEOUT))
-        except Exception as exc:
-            log.exception("sandbox start failed")
-            self.layout.failed.write_text(f"{type(exc).__name__}: {exc}\n")
-            await self.shutdown()
-            return 1
-        self.ready = True
-        self.layout.ready.write_text(json.dumps({"pid": os.getpid(), "seconds": round(time.time() - self.started_at, 3)}) + "\n")
-        log.info("sandbox ready in %.2fs", time.time() - self.started_at)
-        await self._stopping.wait()
-        await self.shutdown()
-        return 0
-
-    async def shutdown(self):
-        self.ready = False
-        self.layout.ready.unlink(missing_ok=True)
-        await self.controllers.stop()
-        await asyncio.gather(*(c.stop() for c in self.components.values()), return_exceptions=True)
-        await self.netproxy.close()
-        for runner in self._runners:
-            await runner.cleanup()
-        self.pid_dir.forget("daemon")
+def traefik_endpoint_slice(service, web_port, web_host="127.0.0.1"):
+    """The `traefik` Service's hand-written EndpointSlice: Traefik's web entrypoint."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "traefik-web", "namespace": "traefik",
+                     "labels": {"kubernetes.io/service-name": "traefik", "endpointslice.kubernetes.io/managed-by": "sandbox"},
+                     "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "traefik",
+                                          "uid": service["metadata"]["uid"]}]},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [web_host], "conditions": {"ready": True, "serving": True, "terminating": False}}],
+        "ports": [{"name": "web", "port": web_port, "protocol": "TCP"}],
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="kubesandbox.daemon")
     parser.add_argument("--dir", required=True)
+    parser.add_argument("--control-plane", choices=CONTROL_PLANES, default=EMULATED)
+    parser.add_argument("--bin-dir", help="where etcd and the Kubernetes binaries are (real control plane)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     os.environ["KUBESANDBOX_DIR"] = str(Path(args.dir).absolute())
 
     async def _main():
+        if args.control_plane == REAL:
+            from .cluster.backend import ClusterDaemon
+            return await ClusterDaemon(args.dir, args.bin_dir).run()
         return await Daemon(args.dir).run()
 
     sys.exit(asyncio.run(_main()))

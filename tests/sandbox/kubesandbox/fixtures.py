@@ -4,6 +4,7 @@ namespace per test.
 Set SANDBOX_ENV to the env file of a running sandbox to reuse it instead of starting one.
 """
 import collections
+import contextlib
 import json
 import os
 import shlex
@@ -21,8 +22,10 @@ from pathlib import Path
 import pytest
 
 from .runtime.layout import PACKAGE_ROOT
+from .runtime.pids import alive
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
+REAL_UP_TIMEOUT = 3600
 
 
 def _read_env_file(path):
@@ -181,10 +184,10 @@ class Sandbox:
                             timeout=timeout + 10)
 
 
-def start_sandbox(tmpdir):
+def start_sandbox(tmpdir, *up_args, timeout=120):
     env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
-    done = subprocess.run([sys.executable, "-m", "kubesandbox.cli", "--dir", str(tmpdir), "up", "--quiet"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "kubesandbox.cli", "--dir", str(tmpdir), "up", "--quiet", *up_args],
+                          capture_output=True, text=True, env=env, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"sandbox did not start:\n{done.stdout}\n{done.stderr}")
     return done.stdout.strip().splitlines()[-1]
@@ -196,20 +199,53 @@ def stop_sandbox(tmpdir):
                           capture_output=True, text=True, env=env, timeout=120)
 
 
+def processes_of(directory):
+    """PIDs of every process carrying this sandbox's marker in its environment."""
+    marker = f"KUBESANDBOX_DIR={directory}".encode() + b"\0"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes() and alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@contextlib.contextmanager
+def owned_sandbox(*up_args, timeout=120):
+    """A sandbox in a temporary directory, stopped by its PID files whatever happens."""
+    tmpdir = Path(tempfile.mkdtemp(prefix="kubesandbox-"))
+    try:
+        yield Sandbox(start_sandbox(tmpdir, *up_args, timeout=timeout), owned=True)
+    finally:
+        stop_sandbox(tmpdir)
+        if not os.environ.get("KUBESANDBOX_KEEP"):
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def sandbox():
     reuse = os.environ.get("SANDBOX_ENV")
     if reuse:
         yield Sandbox(reuse)
         return
-    tmpdir = Path(tempfile.mkdtemp(prefix="kubesandbox-"))
-    try:
-        env_file = start_sandbox(tmpdir)
-        yield Sandbox(env_file, owned=True)
-    finally:
-        stop_sandbox(tmpdir)
-        if not os.environ.get("KUBESANDBOX_KEEP"):
-            shutil.rmtree(tmpdir, ignore_errors=True)
+    with owned_sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def real_sandbox():
+    """A sandbox on the real control plane (SANDBOX_REAL_ENV reuses a running one). Its first start
+    on a machine builds the binaries, hence the long timeout."""
+    reuse = os.environ.get("SANDBOX_REAL_ENV")
+    if reuse:
+        yield Sandbox(reuse)
+        return
+    with owned_sandbox("--control-plane", "real", timeout=REAL_UP_TIMEOUT) as sb:
+        yield sb
 
 
 @pytest.fixture

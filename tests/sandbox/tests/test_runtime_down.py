@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from _manifests import join, loadtester, podinfo_deployment
 
-from kubesandbox.fixtures import Sandbox, http
+from kubesandbox.fixtures import Sandbox, http, processes_of
 from kubesandbox.runtime.pids import alive
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
@@ -22,21 +22,6 @@ def cli(directory, *args):
     env.pop("SANDBOX_DIR", None)
     return subprocess.run([sys.executable, "-m", "kubesandbox.cli", "--dir", str(directory), *args],
                           capture_output=True, text=True, env=env, timeout=120)
-
-
-def processes_of(directory):
-    """PIDs of every process carrying this sandbox's marker in its environment."""
-    marker = f"KUBESANDBOX_DIR={directory}".encode() + b"\0"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes() and alive(int(entry.name)):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture

@@ -47,7 +47,16 @@ def traefik_crds():
     return [traefik_crd(group, kind) for group in TRAEFIK_GROUPS for kind in TRAEFIK_KINDS]
 
 
+def _documents(name):
+    with open(HERE / name) as f:
+        return [doc for doc in yaml.safe_load_all(f) if doc]
+
+
 def bootstrap_objects():
     """Namespaces, the node, and Traefik's Service and dashboard route, in creation order."""
-    with open(HERE / "bootstrap.yaml") as f:
-        return [doc for doc in yaml.safe_load_all(f) if doc]
+    return _documents("bootstrap.yaml")
+
+
+def traefik_rbac():
+    """Traefik's ServiceAccount, ClusterRole and binding (only an API server with RBAC needs them)."""
+    return _documents("traefik-rbac.yaml")

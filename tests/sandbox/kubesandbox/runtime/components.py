@@ -22,9 +22,9 @@ METRIC_BUCKETS = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5"
 DASHBOARD_ROUTER_PREFIX = "traefik-traefik-dashboard-"
 
 
-def _http_get(url, timeout=1.0):
+def _http_get(url, timeout=1.0, context=None):
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
             return resp.status, resp.read()
     except OSError as exc:
         status = getattr(exc, "code", None)
@@ -116,9 +116,14 @@ class Component:
 class Traefik(Component):
     name = "traefik"
 
-    def __init__(self, sandbox_dir, pid_dir, api_url, web_port, api_port, metrics_port):
+    def __init__(self, sandbox_dir, pid_dir, api_url, web_port, api_port, metrics_port, token="sandbox", ca_file=None,
+                 web_host="127.0.0.1"):
         super().__init__(sandbox_dir, pid_dir)
         self.api_url = api_url
+        # Where users' traffic enters; pods in network namespaces reach it on their gateway address.
+        self.web_host = web_host
+        self.token = token  # a token or the path of a file holding one
+        self.ca_file = ca_file
         self.web_port = web_port
         self.api_port = api_port
         self.metrics_port = metrics_port
@@ -134,7 +139,7 @@ class Traefik(Component):
             self.binary(),
             "--global.checkNewVersion=false",
             "--global.sendAnonymousUsage=false",
-            f"--entryPoints.web.address=127.0.0.1:{self.web_port}",
+            f"--entryPoints.web.address={self.web_host}:{self.web_port}",
             f"--entryPoints.traefik.address=127.0.0.1:{self.api_port}",
             f"--entryPoints.metrics.address=127.0.0.1:{self.metrics_port}",
             "--api.insecure=true",
@@ -147,7 +152,8 @@ class Traefik(Component):
             f"--metrics.prometheus.buckets={METRIC_BUCKETS}",
             "--providers.kubernetesCRD=true",
             f"--providers.kubernetesCRD.endpoint={self.api_url}",
-            "--providers.kubernetesCRD.token=sandbox",
+            f"--providers.kubernetesCRD.token={self.token}",
+            *([f"--providers.kubernetesCRD.certAuthFilePath={self.ca_file}"] if self.ca_file else []),
             "--providers.kubernetesCRD.throttleDuration=0s",
             "--providers.kubernetesCRD.allowEmptyServices=true",
             "--providers.kubernetesCRD.allowCrossNamespace=true",
@@ -158,7 +164,7 @@ class Traefik(Component):
 
     @property
     def web_url(self):
-        return f"http://127.0.0.1:{self.web_port}"
+        return f"http://{self.web_host}:{self.web_port}"
 
     @property
     def dashboard_url(self):

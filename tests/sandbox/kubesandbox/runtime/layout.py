@@ -58,18 +58,23 @@ def collections_paths(layout):
     return paths
 
 
-def write_kubeconfig(layout, api_url):
-    layout.kubeconfig.write_text(
+def write_kubeconfig(layout, api_url, path=None, ca_file=None, client=None):
+    """The emulator takes any token; the real API server wants our CA and a client certificate (cert, key)."""
+    path = path or layout.kubeconfig
+    cluster = f"      certificate-authority: {ca_file}\n" if ca_file else ""
+    user = f"      client-certificate: {client[0]}\n      client-key: {client[1]}\n" if client else "      token: sandbox\n"
+    path.write_text(
         "apiVersion: v1\n"
         "kind: Config\n"
         "clusters:\n"
         "  - name: sandbox\n"
         "    cluster:\n"
         f"      server: {api_url}\n"
+        f"{cluster}"
         "users:\n"
         "  - name: sandbox\n"
         "    user:\n"
-        "      token: sandbox\n"
+        f"{user}"
         "contexts:\n"
         "  - name: sandbox\n"
         "    context:\n"
@@ -78,7 +83,7 @@ def write_kubeconfig(layout, api_url):
         "      namespace: default\n"
         "current-context: sandbox\n"
     )
-    layout.kubeconfig.chmod(0o600)
+    path.chmod(0o600)
 
 
 def write_env(layout, values):

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("", "v1", "services")
 ENDPOINTS = ("", "v1", "endpoints")
+ENDPOINTSLICES = ("discovery.k8s.io", "v1", "endpointslices")
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 HOSTS_HEADER = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
 
 
@@ -101,8 +103,12 @@ async def _pipe(reader, writer):
 
 
 class NetProxy:
-    def __init__(self, store, block: int, hosts_dir):
+    def __init__(self, store, block: int, hosts_dir, endpoints_from=ENDPOINTS):
         self.store = store
+        # The emulator keeps Endpoints; a real API server may refuse loopback addresses there, so
+        # with it the forwarders follow EndpointSlices, as kube-proxy does.
+        self.endpoints_from = endpoints_from
+        self._slices = {}         # (ns, slice name) -> (service name, {port_name: [(ip, port)]})
         self.pool = AddressPool(f"127.{block}.0.1", 128 * 256 - 2)
         self.hosts_dir = Path(hosts_dir)
         if self.hosts_dir.is_file():  # left by an older sandbox layout
@@ -153,12 +159,28 @@ class NetProxy:
                 self._services[key] = obj
             self._schedule_sync(key)
             self._schedule_hosts()
-        elif gvr == ENDPOINTS:
+        elif gvr == ENDPOINTS == self.endpoints_from:
             key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
             if event == "DELETED":
                 self._endpoints.pop(key, None)
             else:
                 self._endpoints[key] = _endpoint_targets(obj)
+        elif gvr == ENDPOINTSLICES == self.endpoints_from:
+            self._on_slice(event, obj)
+
+    def _on_slice(self, event, obj):
+        ns = obj["metadata"].get("namespace")
+        service = (obj["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL)
+        old = self._slices.pop((ns, obj["metadata"]["name"]), None)
+        if event != "DELETED" and service:
+            self._slices[(ns, obj["metadata"]["name"])] = (service, _slice_targets(obj))
+        for name in {s for s in (service, old[0] if old else None) if s}:
+            merged = {}
+            for (slice_ns, _), (svc, targets) in sorted(self._slices.items()):
+                if slice_ns == ns and svc == name:
+                    for port_name, addrs in targets.items():
+                        merged.setdefault(port_name, []).extend(addrs)
+            self._endpoints[(ns, name)] = merged
 
     def ready_targets(self, key, port_name):
         ports = self._endpoints.get(key) or {}
@@ -271,4 +293,15 @@ def _endpoint_targets(endpoints):
         ips = [a["ip"] for a in subset.get("addresses") or [] if a.get("ip")]
         for p in subset.get("ports") or []:
             targets.setdefault(p.get("name", ""), []).extend((ip, int(p["port"])) for ip in ips)
+    return targets
+
+
+def _slice_targets(endpoint_slice):
+    """{port name: [(ip, port)]} of the ready endpoints of an EndpointSlice (no condition means ready)."""
+    ips = [e["addresses"][0] for e in endpoint_slice.get("endpoints") or []
+           if e.get("addresses") and (e.get("conditions") or {}).get("ready") is not False]
+    targets = {}
+    for p in endpoint_slice.get("ports") or []:
+        if p.get("port") is not None:
+            targets.setdefault(p.get("name") or "", []).extend((ip, int(p["port"])) for ip in ips)
     return targets

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .pids import alive, signal_group
+from .podnet import PodNetwork
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class PodSpec:
     image: str
     port: int
     env: dict = field(default_factory=dict)
+    # With the real control plane each pod has a network namespace of its own (runtime/podnet.py).
+    netns: str | None = None
 
 
 @dataclass
@@ -67,10 +70,12 @@ class PodRunner:
     controller can update the Pod's status.
     """
 
-    def __init__(self, sandbox_dir, hosts_file, pid_dir, on_change=None):
+    def __init__(self, sandbox_dir, hosts_file, pid_dir, on_change=None, resolv_conf=None):
         self.log_dir = Path(sandbox_dir) / "logs" / "pods"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.hosts_file = hosts_file  # namespace -> path of the hosts file its pods mount
+        # Mounted over /etc/resolv.conf of pods in network namespaces (see podnet.write_resolv_conf).
+        self.resolv_conf = resolv_conf
         self.pid_dir = pid_dir
         self.on_change = on_change or (lambda *a: None)
         self.pods: dict[tuple[str, str], PodProcess] = {}
@@ -114,6 +119,14 @@ class PodRunner:
             "unshare", "--mount", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(self.hosts_file(spec.namespace)),
             *program_for(spec.image, spec.ip, spec.port),
         ]
+        if spec.netns:
+            mounts = ['mount --bind "$0" /etc/hosts']
+            files = [str(self.hosts_file(spec.namespace))]
+            if self.resolv_conf:
+                mounts.append('mount --bind "$1" /etc/resolv.conf && shift')
+                files.append(str(self.resolv_conf))
+            argv = [*PodNetwork.enter(spec.netns), "unshare", "--mount", "sh", "-c",
+                    " && ".join(mounts) + ' && exec "$@"', *files, *program_for(spec.image, spec.ip, spec.port)]
         logf = open(self.log_path(spec.namespace, spec.name), "ab")
         try:
             pp.proc = await asyncio.create_subprocess_exec(
