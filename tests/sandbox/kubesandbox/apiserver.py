@@ -15,14 +15,13 @@ import base64
 import json
 import logging
 import time
-from dataclasses import dataclass
 
 import yaml
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from . import discovery, protobuf, tables
 from .errors import ApiError, not_found
-from .faults import Faults, RequestLog
+from .faults import Faults, RequestLog, Target, fault_status, parse_target, request_verb  # noqa: F401
 from .patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, PATCH_TYPES, STRATEGIC_PATCH, apply_patch, \
     server_side_apply
 from .store import Store, clone
@@ -32,62 +31,9 @@ log = logging.getLogger(__name__)
 BOOKMARK_INTERVAL = 10.0
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
               "transfer-encoding", "upgrade", "host", "content-length", "authorization"}
-_NAMESPACE_SUBRESOURCES = {"status", "finalize"}
 TARGET_KEY = web.RequestKey("target", object)
 START_KEY = web.RequestKey("start", float)
 LOGGED_KEY = web.RequestKey("logged", bool)
-
-
-@dataclass
-class Target:
-    """A resource request, parsed from its URL."""
-    group: str
-    version: str
-    resource: str
-    namespace: str | None = None
-    name: str | None = None
-    subresource: str | None = None
-    rest: str = ""          # what follows a subresource (services/proxy)
-
-    @property
-    def gvr(self):
-        return (self.group, self.version, self.resource)
-
-
-def parse_target(path: str) -> Target | None:
-    parts = [p for p in path.split("/") if p]
-    if parts[:2] == ["api", "v1"]:
-        group, version, rest = "", "v1", parts[2:]
-    elif len(parts) >= 3 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        return None
-    if not rest:
-        return None
-    namespace = None
-    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in _NAMESPACE_SUBRESOURCES:
-        namespace, rest = rest[1], rest[2:]
-    target = Target(group, version, rest[0], namespace)
-    if len(rest) > 1:
-        target.name = rest[1]
-    if len(rest) > 2:
-        target.subresource = rest[2]
-        marker = f"/{rest[1]}/{rest[2]}"
-        idx = path.find(marker)
-        target.rest = path[idx + len(marker):] if idx >= 0 else ""
-    return target
-
-
-def request_verb(method: str, target: Target | None, query) -> str:
-    if target is None:
-        return method.lower() if method != "GET" else "get"
-    if method == "GET":
-        if query.get("watch") in ("true", "1"):
-            return "watch"
-        return "get" if target.name else "list"
-    if method == "DELETE" and not target.name:
-        return "deletecollection"
-    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
 
 
 def _json_response(obj, status=200, headers=None) -> web.Response:
@@ -179,17 +125,9 @@ class ApiServer:
                 if request.transport is not None:
                     request.transport.abort()
                 raise asyncio.CancelledError()
-            if action == "error":
-                headers = {"Retry-After": str(self.faults.retry_after)} if self.faults.retry_after is not None else None
-                reason = {500: "InternalError", 503: "ServiceUnavailable", 429: "TooManyRequests",
-                          504: "Timeout"}.get(code, "InternalError")
-                resp = _error_response(ApiError(code, reason, f"injected fault: {reason}"), headers)
-            elif action == "conflict":
-                name = target.name if target and target.name else ""
-                resp = _error_response(ApiError(409, "Conflict", f'Operation cannot be fulfilled on '
-                                                f'{target.resource if target else "object"} "{name}": injected '
-                                                f'conflict; please apply your changes to the latest version and try '
-                                                f'again'))
+            if action in ("error", "conflict"):
+                body, headers = fault_status(action, code, target, self.faults.retry_after)
+                resp = _json_response(body, code, headers)
             else:
                 resp = await handler(request)
             status = resp.status

@@ -41,14 +41,39 @@ READY_TIMEOUT = 30.0
 ENDPOINTSLICES = ("discovery.k8s.io", "v1", "endpointslices")
 
 
-def free_ports(n):
-    socks = []
+def _ephemeral_ports():
     try:
-        for _ in range(n):
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return low, high
+
+
+def free_ports(n):
+    """n listening ports that are free now, taken below the kernel's ephemeral range.
+
+    A port the kernel hands out for `bind(0)` comes from the same range as the local ports of
+    outgoing connections; with a control plane, pods and Prometheus connecting all the time, one of
+    them can take the port before its server binds it ("address already in use").
+    """
+    low, _high = _ephemeral_ports()
+    candidates = list(range(10000, max(10001, low)))
+    random.shuffle(candidates)
+    ports, socks = [], []
+    try:
+        for port in candidates:
             s = socket.socket()
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            ports.append(port)
+            if len(ports) == n:
+                return ports
+        raise RuntimeError(f"no {n} free ports between 10000 and {low}")
     finally:
         for s in socks:
             s.close()

@@ -1,12 +1,84 @@
-"""Run-time fault injection for the emulated API and the log of client requests."""
+"""Run-time fault injection and the log of client requests: applied by the emulated API and, with the
+real control plane, by the proxy in front of the API server (cluster/apiproxy.py)."""
 from __future__ import annotations
 
 import collections
 import random
 import re
 import time
+from dataclasses import dataclass
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_NAMESPACE_SUBRESOURCES = {"status", "finalize"}
+FAULT_REASONS = {500: "InternalError", 503: "ServiceUnavailable", 429: "TooManyRequests", 504: "Timeout"}
+
+
+@dataclass
+class Target:
+    """A resource request, parsed from its URL."""
+    group: str
+    version: str
+    resource: str
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    rest: str = ""          # what follows a subresource (services/proxy)
+
+    @property
+    def gvr(self):
+        return (self.group, self.version, self.resource)
+
+
+def parse_target(path: str) -> Target | None:
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        group, version, rest = "", "v1", parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    if not rest:
+        return None
+    namespace = None
+    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in _NAMESPACE_SUBRESOURCES:
+        namespace, rest = rest[1], rest[2:]
+    target = Target(group, version, rest[0], namespace)
+    if len(rest) > 1:
+        target.name = rest[1]
+    if len(rest) > 2:
+        target.subresource = rest[2]
+        marker = f"/{rest[1]}/{rest[2]}"
+        idx = path.find(marker)
+        target.rest = path[idx + len(marker):] if idx >= 0 else ""
+    return target
+
+
+def request_verb(method: str, target: Target | None, query) -> str:
+    if target is None:
+        return method.lower() if method != "GET" else "get"
+    if method == "GET":
+        if query.get("watch") in ("true", "1"):
+            return "watch"
+        return "get" if target.name else "list"
+    if method == "DELETE" and not target.name:
+        return "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
+
+
+def fault_status(action, code, target, retry_after=None):
+    """The Status body and headers the API server would answer an injected error or conflict with."""
+    if action == "conflict":
+        name = target.name if target and target.name else ""
+        message = (f'Operation cannot be fulfilled on {target.resource if target else "object"} "{name}": '
+                   "injected conflict; please apply your changes to the latest version and try again")
+        reason = "Conflict"
+    else:
+        reason = FAULT_REASONS.get(code, "InternalError")
+        message = f"injected fault: {reason}"
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None and action == "error" else None
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}
+    return body, headers
 
 
 class Faults:

@@ -11,13 +11,16 @@ import os
 import time
 
 from ..daemon import READY_TIMEOUT, BaseDaemon, traefik_endpoint_slice
-from ..manifests import bootstrap_objects, traefik_crds, traefik_rbac
+from ..manifests import bootstrap_objects, collection_rbac, traefik_crds, traefik_rbac
 from ..runtime import layout as layout_mod
 from ..runtime.components import Traefik
 from ..runtime.localpods import NODE_NAME
 from ..runtime.netproxy import ENDPOINTSLICES, SERVICES, NetProxy
 from ..runtime.podnet import PodNetwork
 from ..runtime.podrunner import PodRunner
+from ..faults import Faults, RequestLog
+from .apiproxy import ApiProxy
+from .apiproxy import serve as serve_proxy
 from .client import Api, ApiError, Informer
 from .controlplane import ControlPlane, binaries_dir
 from .kubelet import Kubelet
@@ -25,13 +28,15 @@ from .pki import Pki
 
 log = logging.getLogger(__name__)
 
-TRAEFIK_TOKEN_SECONDS = 365 * 24 * 3600
+TOKEN_SECONDS = 365 * 24 * 3600
+# The ServiceAccount rbac/progressive-delivery.yaml gives the collection's least privilege.
+COLLECTION_ACCOUNT = ("progressive-delivery", "progressive-delivery")
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
 
 class ClusterDaemon(BaseDaemon):
     api_scheme = "https"
-    extra_ports = 4  # etcd client and peer, controller manager, scheduler
+    extra_ports = 5  # etcd client and peer, controller manager, scheduler, API proxy
 
     def __init__(self, root, bin_dir=None):
         super().__init__(root)
@@ -42,7 +47,14 @@ class ClusterDaemon(BaseDaemon):
         # is the address our forwarder listens on.
         self.network = PodNetwork(self.block)
         self.service_cidr = self.network.service_cidr
-        etcd_client, etcd_peer, kcm, scheduler = self.more_ports
+        etcd_client, etcd_peer, kcm, scheduler, proxy_port = self.more_ports
+        # Users' clients (kubectl, the collection) go through the fault-injecting proxy.
+        self.faults = Faults()
+        self.request_log = RequestLog()
+        self.proxy_port = proxy_port
+        self.proxy_url = f"http://127.0.0.1:{proxy_port}"
+        self.proxy = None
+        self.collection_kubeconfig = self.layout.root / "kubeconfig-collection"
         self.controlplane = ControlPlane(self.layout.root, self.pid_dir, self.bin_dir, self.pki,
                                          [etcd_client, etcd_peer, self.api_port, kcm, scheduler], self.service_cidr)
         self.netproxy = NetProxy(None, self.block, self.layout.hosts, endpoints_from=ENDPOINTSLICES)
@@ -75,10 +87,14 @@ class ClusterDaemon(BaseDaemon):
         first_service_ip = str(ipaddress.ip_network(self.service_cidr)[1])
         self.pki.create(first_service_ip, NODE_NAME)
         admin = self.pki.pair("admin")
-        layout_mod.write_kubeconfig(self.layout, self.api_url, ca_file=self.pki.ca.cert, client=(admin.cert, admin.key))
+        layout_mod.write_kubeconfig(self.layout, self.proxy_url)
+        layout_mod.write_kubeconfig(self.layout, self.api_url, path=self.layout.root / "kubeconfig-direct",
+                                    ca_file=self.pki.ca.cert, client=(admin.cert, admin.key))
         self._mark("pki")
         await self.controlplane.start_api(READY_TIMEOUT)
         self._mark("apiserver ready")
+        self.proxy = ApiProxy(self.api_url, self.pki.ca.cert, admin.cert, admin.key, self.faults, self.request_log)
+        self._runners.append(await serve_proxy(self.proxy, self.proxy_port))
         loop = asyncio.get_running_loop()
         for path in ("/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices"):
             gvr = SERVICES if path.endswith("services") else ENDPOINTSLICES
@@ -108,14 +124,22 @@ class ClusterDaemon(BaseDaemon):
             await self.admin.create(obj, exist_ok=True)
         svc = await self.admin.get("/api/v1/namespaces/traefik/services/traefik")
         await self.admin.create(traefik_endpoint_slice(svc, self.web_port, self.network.gateway), exist_ok=True)
-        token = await self.admin.request(
-            "POST", "/api/v1/namespaces/traefik/serviceaccounts/traefik/token",
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-             "spec": {"expirationSeconds": TRAEFIK_TOKEN_SECONDS}})
-        self.traefik_token.write_text(token["status"]["token"])
+        self.traefik_token.write_text(await self._token("traefik", "traefik"))
         self.traefik_token.chmod(0o600)
+        # The collection's own least-privilege identity, as its users apply it.
+        for obj in collection_rbac():
+            await self.admin.create(obj, exist_ok=True)
+        layout_mod.write_kubeconfig(self.layout, self.proxy_url, path=self.collection_kubeconfig,
+                                    token=await self._token(*COLLECTION_ACCOUNT))
         for obj in later:
             await self._create_when_served(obj)
+
+    async def _token(self, namespace, service_account):
+        token = await self.admin.request(
+            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+             "spec": {"expirationSeconds": TOKEN_SECONDS}})
+        return token["status"]["token"]
 
     async def _create_when_served(self, obj, timeout=READY_TIMEOUT):
         """A new CRD's objects are accepted only once the CRD is established and discovery knows it."""
@@ -153,12 +177,20 @@ class ClusterDaemon(BaseDaemon):
         await self.netproxy.close()
         for api in (self.admin, self.kubelet.api, self.proxy_api):
             await api.close()
+        if self.proxy is not None:
+            await self.proxy.close()
         await self.controlplane.stop()
         self.network.teardown()
 
     # --- status -----------------------------------------------------------------------------------
     def pods(self):
         return self.kubelet.local.listing()
+
+    def env_values(self):
+        # Clients go through the proxy (faults, request log); SANDBOX_DIRECT_API_URL and
+        # kubeconfig-direct reach the API server itself, as Traefik and the controllers do.
+        return dict(super().env_values(), SANDBOX_API_URL=self.proxy_url, SANDBOX_DIRECT_API_URL=self.api_url,
+                    SANDBOX_COLLECTION_KUBECONFIG=str(self.collection_kubeconfig))
 
     def status(self):
         return dict(super().status(), control_plane=self.controlplane.status(), timings=self.timings,

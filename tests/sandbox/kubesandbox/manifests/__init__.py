@@ -4,6 +4,8 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).parent
+# kubesandbox/manifests -> the checkout is four levels up.
+REPO_RBAC = HERE.parents[3] / "rbac" / "progressive-delivery.yaml"
 
 # Both API groups exist in the wild: traefik.io (Traefik v3) and traefik.containo.us (v2, the seed's).
 TRAEFIK_GROUPS = ("traefik.io", "traefik.containo.us")
@@ -55,6 +57,12 @@ def _documents(name):
 def bootstrap_objects():
     """Namespaces, the node, and Traefik's Service and dashboard route, in creation order."""
     return _documents("bootstrap.yaml")
+
+
+def collection_rbac():
+    """The RBAC the collection ships for its users (rbac/progressive-delivery.yaml)."""
+    with open(REPO_RBAC) as f:
+        return [doc for doc in yaml.safe_load_all(f) if doc]
 
 
 def traefik_rbac():

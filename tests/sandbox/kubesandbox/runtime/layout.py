@@ -58,11 +58,12 @@ def collections_paths(layout):
     return paths
 
 
-def write_kubeconfig(layout, api_url, path=None, ca_file=None, client=None):
-    """The emulator takes any token; the real API server wants our CA and a client certificate (cert, key)."""
+def write_kubeconfig(layout, api_url, path=None, ca_file=None, client=None, token="sandbox"):
+    """The emulator takes any token, and the real API server's proxy takes `sandbox` for the admin;
+    the real API server itself wants our CA and a client certificate (cert, key) or a real token."""
     path = path or layout.kubeconfig
     cluster = f"      certificate-authority: {ca_file}\n" if ca_file else ""
-    user = f"      client-certificate: {client[0]}\n      client-key: {client[1]}\n" if client else "      token: sandbox\n"
+    user = f"      client-certificate: {client[0]}\n      client-key: {client[1]}\n" if client else f"      token: {token}\n"
     path.write_text(
         "apiVersion: v1\n"
         "kind: Config\n"

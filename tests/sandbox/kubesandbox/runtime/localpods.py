@@ -298,5 +298,6 @@ def pod_status(pod, st):
         "podIPs": [{"ip": st.ip}],
         "startTime": st.start_time,
         "containerStatuses": [cstatus],
-        "qosClass": "BestEffort",
+        # qosClass is the API server's: it derives it from the resources and refuses a change.
+        "qosClass": old.get("qosClass") or "BestEffort",
     }
