@@ -252,7 +252,7 @@ class Chaos:
                 serving, primary_tag, previous))
         elif phase not in ("Succeeded", "Failed"):
             problems.append("status.phase is {0}".format(phase))
-        route = self.sandbox.get("traefikservice", "podinfo") or {}
+        route = self.sandbox.get("traefikservices.traefik.io", "podinfo") or {}
         weights = {s["name"]: s.get("weight") for s in route.get("spec", {}).get("weighted", {}).get("services", [])}
         if {k: v for k, v in weights.items() if v} != {"podinfo-primary": 100}:
             problems.append("TraefikService weights {0}".format(weights))

@@ -4,14 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SANDBOX_DIR=${SANDBOX_DIR:-.sandbox}
+# The real Kubernetes control plane (KUBESANDBOX_CONTROL_PLANE=emulated runs the old emulator).
+export KUBESANDBOX_CONTROL_PLANE=${KUBESANDBOX_CONTROL_PLANE:-real}
 PY=.venv/bin/python
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-step "Starting the sandbox (emulated API server, real Traefik, Prometheus, kubectl, hey)"
+step "Starting the sandbox ($KUBESANDBOX_CONTROL_PLANE control plane, real Traefik, Prometheus, kubectl, hey)"
 PYTHONPATH=tests/sandbox $PY -m kubesandbox.cli up
 # shellcheck disable=SC1091
 source "$SANDBOX_DIR/env"
+
+# Releases run as the ServiceAccount of rbac/progressive-delivery.yaml, as a CI job or AWX would;
+# kubectl runs as the sandbox's admin.
+release() { KUBECONFIG="${SANDBOX_COLLECTION_KUBECONFIG:-$KUBECONFIG}" ansible-playbook playbooks/canary.yml "$@"; }
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
@@ -39,17 +45,17 @@ pids+=($!)
 
 step "kubectl apply -f podinfo-canary.yaml (the article's Canary) and the first run: initialisation"
 kubectl apply -f examples/podinfo/canary.yaml
-ansible-playbook playbooks/canary.yml -e canary_name=podinfo -e canary_namespace=test
+release -e canary_name=podinfo -e canary_namespace=test
 
 step "kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:4.0.6, then the release"
 kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:4.0.6
-ansible-playbook playbooks/canary.yml -e canary_name=podinfo -e canary_namespace=test
+release -e canary_name=podinfo -e canary_namespace=test
 kubectl get canaries -A
 
 step "A faulty revision: 4.0.7 answers half of its requests with HTTP 500"
 kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:4.0.7
 kubectl -n test set env deployment/podinfo SANDBOX_FAIL_RATE=0.5
-if ansible-playbook playbooks/canary.yml -e canary_name=podinfo -e canary_namespace=test; then
+if release -e canary_name=podinfo -e canary_namespace=test; then
   echo "the faulty revision was promoted: this is a bug" >&2
   exit 1
 fi

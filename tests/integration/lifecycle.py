@@ -47,7 +47,8 @@ def fast_canary(namespace, *, interval="3s", threshold=2, max_weight=30, step_we
     """A Canary shaped like the article's but quick: no load-test webhook (tests bring their own load)."""
     canary = seed_canary(namespace)
     spec = canary["spec"]
-    spec["progressDeadlineSeconds"] = spec_extra.pop("progressDeadlineSeconds", 30)
+    # Generous: real controllers on a busy two-core machine may take a while to roll pods out.
+    spec["progressDeadlineSeconds"] = spec_extra.pop("progressDeadlineSeconds", 90)
     spec["analysis"] = {
         "interval": interval,
         "threshold": threshold,
@@ -113,9 +114,17 @@ def host_for(namespace):
     return f"{namespace}.{HOST}"
 
 
-def playbook_env(sandbox):
+def playbook_env(sandbox, as_admin=False, kubeconfig=None):
+    """The environment ansible-playbook runs with. On the real control plane the collection runs
+    as the least-privilege ServiceAccount its users apply (rbac/progressive-delivery.yaml), not as
+    the admin; installing CRDs is an administrator's job (`as_admin`). `kubeconfig` runs it as
+    someone else."""
     env = dict(os.environ)
     env.update(sandbox.env)
+    if kubeconfig:
+        env["KUBECONFIG"] = str(kubeconfig)
+    elif not as_admin and sandbox.env.get("SANDBOX_COLLECTION_KUBECONFIG"):
+        env["KUBECONFIG"] = sandbox.env["SANDBOX_COLLECTION_KUBECONFIG"]
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_STDOUT_CALLBACK"] = "default"
@@ -130,15 +139,16 @@ def write_canary(tmp_path, canary, name="canary.yaml"):
     return path
 
 
-def run_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, check=False, timeout=300, args=()):
+def run_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, check=False, timeout=300, args=(),
+                 as_admin=False, kubeconfig=None):
     cmd = [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
         cmd.append("--check")
     cmd += list(args)
-    return subprocess.run(cmd, env=playbook_env(sandbox), capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, check=False)
+    return subprocess.run(cmd, env=playbook_env(sandbox, as_admin=as_admin, kubeconfig=kubeconfig),
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False)
 
 
 def start_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, log_path=None):

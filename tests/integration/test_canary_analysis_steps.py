@@ -8,7 +8,7 @@ MODULE = "progressive.delivery.canary_analysis"
 
 
 def weights_of(sandbox, namespace):
-    route = get_json(sandbox, namespace, "traefikservice", "podinfo")
+    route = get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")
     return {s["name"]: s.get("weight") for s in route["spec"]["weighted"]["services"]}
 
 
@@ -92,7 +92,7 @@ def test_a_closed_traffic_increase_gate_gives_up_without_shifting_any_traffic(sa
 
 def test_weights_that_do_not_rise_within_0_to_100_are_refused_before_any_change(sandbox, namespace, tmp_path):
     build_world(sandbox, namespace, canary_manifest(namespace), loadtester=False)
-    before = get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"]
+    before = get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")["metadata"]["resourceVersion"]
 
     for weights in ([], [10, 10], [30, 20], [10, 120]):
         rc, result = run_task(sandbox, tmp_path, MODULE,
@@ -101,5 +101,5 @@ def test_weights_that_do_not_rise_within_0_to_100_are_refused_before_any_change(
         assert rc != 0, weights
         assert "weights must be a non-empty list of integers from 0 to 100, each above the one before; got " \
             + str(weights) in result["msg"]
-    assert get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"] == before
+    assert get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")["metadata"]["resourceVersion"] == before
     assert canary_status(sandbox, namespace).get("iterations", 0) == 0

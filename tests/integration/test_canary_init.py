@@ -169,7 +169,8 @@ def test_primary_that_never_becomes_ready_fails_within_the_deadline_and_keeps_th
         sandbox, tmp_path, [{"progressive.delivery.canary_init": {"canary": canary}}])
     assert rc != 0
     assert "podinfo-primary was not ready within 3s" in result["msg"]
-    assert get_json(sandbox, namespace, "deployment/podinfo")["spec"]["replicas"] == 1
+    # The target is not scaled to zero (its HPA, which real controllers run, may have raised it).
+    assert get_json(sandbox, namespace, "deployment/podinfo")["spec"]["replicas"] >= 1
     status = get_json(sandbox, namespace, "canary/podinfo").get("status") or {}
     assert status.get("phase") == "Initializing"
     assert canary_events(sandbox, namespace) == []

@@ -5,7 +5,7 @@ from lifecycle import recap, run_playbook
 
 
 def test_install_crds_serves_flagger_kinds_with_flaggers_columns_and_is_idempotent(sandbox):
-    done = run_playbook(sandbox, "install_crds.yml", timeout=180)
+    done = run_playbook(sandbox, "install_crds.yml", timeout=180, as_admin=True)
     assert done.returncode == 0, done.stdout[-3000:]
 
     crd = json.loads(sandbox.kubectl("get", "crd", "canaries.flagger.app", "-o", "json").stdout)
@@ -22,6 +22,6 @@ def test_install_crds_serves_flagger_kinds_with_flaggers_columns_and_is_idempote
     assert set(resources.split()) == {"canaries.flagger.app", "metrictemplates.flagger.app",
                                       "alertproviders.flagger.app"}
 
-    again = run_playbook(sandbox, "install_crds.yml", timeout=180)
+    again = run_playbook(sandbox, "install_crds.yml", timeout=180, as_admin=True)
     assert again.returncode == 0, again.stdout[-3000:]
     assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]

@@ -148,6 +148,6 @@ def test_the_step_loop_of_a_killed_run_stops_shifting_traffic(sandbox, app, tmp_
     # The orphaned worker and its canary_analysis module notice before the next tick and exit.
     wait_until(lambda: not any(running(pid) for pid in below), timeout=12,
                what="the killed run's worker and module to exit")
-    frozen = get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"]
+    frozen = get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")["metadata"]["resourceVersion"]
     time.sleep(7)  # more than two analysis intervals of 3 s
-    assert get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"] == frozen
+    assert get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")["metadata"]["resourceVersion"] == frozen

@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,7 +23,9 @@ from lifecycle import install_crds
 
 SHARDS = 3
 # Objects that change by themselves; everything else must keep its resourceVersion.
-VOLATILE_KINDS = {"Node"}
+# Changed by the cluster itself or by other tests on the same sandbox while the cases run: the node's
+# status, the API server's ClusterIP allocations (IPAddress), namespaces other tests delete.
+VOLATILE_KINDS = {"Node", "IPAddress", "Namespace"}
 
 
 def spec_change(change):
@@ -207,6 +210,23 @@ def snapshot(sandbox, kinds, namespaced):
     return seen
 
 
+def settled_snapshot(sandbox, kinds, namespaces, timeout=60):
+    """A snapshot once the controllers are done with the new namespaces: Kubernetes' own create a
+    ReplicaSet, a ServiceAccount and a root CA ConfigMap, and write the Deployments' status, a
+    moment after the objects are applied; those are not the run's changes."""
+    def ours(seen):
+        return {ns: objects for ns, objects in seen.items() if ns in namespaces}
+
+    deadline = time.monotonic() + timeout
+    previous = snapshot(sandbox, kinds, True)
+    while True:
+        time.sleep(1.0)
+        current = snapshot(sandbox, kinds, True)
+        if ours(current) == ours(previous) or time.monotonic() > deadline:
+            return current
+        previous = current
+
+
 def diff(before, after):
     changes = []
     for key in sorted(set(before) | set(after)):
@@ -290,7 +310,7 @@ def outcomes(sandbox, tmp_path_factory):
     namespaced = api_kinds(sandbox, True)
     cluster = api_kinds(sandbox, False)
     try:
-        before = snapshot(sandbox, namespaced, True)
+        before = settled_snapshot(sandbox, namespaced, set(namespaces.values()))
         cluster_before = snapshot(sandbox, cluster, False).get("", {})
         built = [(name, build(namespaces[name], tmp_path)) for name, build, _f in CASES]
         shards = [built[i::SHARDS] for i in range(SHARDS)]

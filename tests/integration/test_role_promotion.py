@@ -43,13 +43,13 @@ def test_healthy_revision_is_promoted_step_by_step(sandbox, namespace, podinfo):
 
 
 def test_a_run_with_nothing_new_changes_nothing(sandbox, namespace, podinfo):
-    before = get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"]
+    before = get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")["metadata"]["resourceVersion"]
 
     result = run_playbook(sandbox, extra_vars={"canary_file": str(podinfo)})
 
     assert result.returncode == 0, result.stdout[-4000:]
     assert recap(result.stdout)["changed"] == 0
-    assert get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"] == before
+    assert get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")["metadata"]["resourceVersion"] == before
     assert versions_through_traefik(sandbox, namespace, 100) == {"4.0.5": 100}
 
 
@@ -91,14 +91,14 @@ def test_skip_analysis_promotes_without_steps(sandbox, namespace, podinfo, tmp_p
 def test_a_lock_left_by_a_killed_run_is_taken_over_and_released_even_with_nothing_new(sandbox, namespace, podinfo):
     # A run killed after its promotion but before releasing the lock: the app is settled, the Lease is not.
     put_lease(sandbox, namespace, "killed-run", renewed_seconds_ago=120, duration=30)
-    route_before = get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"]
+    route_before = get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")["metadata"]["resourceVersion"]
 
     result = run_playbook(sandbox, extra_vars={"canary_file": str(podinfo)})
 
     assert result.returncode == 0, result.stdout[-4000:]
     lease = lease_of(sandbox, namespace)
     assert lease is None or not lease["spec"].get("holderIdentity"), lease
-    assert get_json(sandbox, namespace, "traefikservice", "podinfo")["metadata"]["resourceVersion"] == route_before
+    assert get_json(sandbox, namespace, "traefikservices.traefik.io", "podinfo")["metadata"]["resourceVersion"] == route_before
     assert versions_through_traefik(sandbox, namespace, 50) == {"4.0.5": 50}
 
 

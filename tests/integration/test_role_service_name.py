@@ -18,7 +18,7 @@ CANARY = "cart-release"
 
 def traefik_entries(sandbox, namespace):
     """{service: weight} of the TraefikService as stored in the cluster."""
-    spec = get_json(sandbox, namespace, "traefikservice", SERVICE)["spec"]
+    spec = get_json(sandbox, namespace, "traefikservices.traefik.io", SERVICE)["spec"]
     return {entry["name"]: entry.get("weight") for entry in spec["weighted"]["services"]}
 
 
