@@ -15,7 +15,7 @@ PYTHONPATH=tests/sandbox $PY -m kubesandbox.cli up
 # shellcheck disable=SC1091
 source "$SANDBOX_DIR/env"
 
-# Releases run as the ServiceAccount of rbac/progressive-delivery.yaml, as a CI job or AWX would;
+# Releases run as the ServiceAccount of rbac/, as a CI job or AWX would;
 # kubectl runs as the sandbox's admin.
 release() { KUBECONFIG="${SANDBOX_COLLECTION_KUBECONFIG:-$KUBECONFIG}" ansible-playbook playbooks/canary.yml "$@"; }
 

@@ -7,7 +7,7 @@ write (private to this collection).
 A release that finds out half-way that it may not update the TraefikService has already copied
 the canary to the primary; asking first (one SelfSubjectAccessReview per permission, which every
 authenticated identity may create) lets a run stop with nothing changed and name every missing
-verb and resource at once. rbac/progressive-delivery.yaml grants exactly these.
+verb and resource at once. The files in rbac/ grant exactly these.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -146,7 +146,7 @@ def require(client, namespace, needs):
         who = identity(client)
         raise DeliveryError(
             "{0} may not {1} in namespace {2}; nothing was changed. Grant the missing permissions "
-            "(rbac/progressive-delivery.yaml lists everything a release needs).".format(
+            "(the files in rbac/ list everything a release needs).".format(
                 who or "The Kubernetes identity in use",
                 "; ".join("{0} (to {1})".format(n.describe(), n.why) for n in denied), namespace),
             missing=[n.describe() for n in denied])

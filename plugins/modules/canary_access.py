@@ -23,7 +23,7 @@ description:
     and who the API server took the caller for; nothing in the cluster is changed. The role runs it before
     it takes the release lock, so a run without the rights stops before its first write instead of
     half-way through a promotion.
-  - The file C(rbac/progressive-delivery.yaml) in the collection grants exactly these permissions to a
+  - The files in C(rbac/) of the collection grant exactly these permissions to a
     ServiceAccount.
   - Every authenticated identity may create C(SelfSubjectAccessReview)s (the C(system:basic-user) role).
     An API server that serves none cannot be asked; the task then warns and checks nothing.

@@ -116,7 +116,7 @@ def host_for(namespace):
 
 def playbook_env(sandbox, as_admin=False, kubeconfig=None):
     """The environment ansible-playbook runs with. On the real control plane the collection runs
-    as the least-privilege ServiceAccount its users apply (rbac/progressive-delivery.yaml), not as
+    as the least-privilege ServiceAccount its users apply (rbac/), not as
     the admin; installing CRDs is an administrator's job (`as_admin`). `kubeconfig` runs it as
     someone else."""
     env = dict(os.environ)

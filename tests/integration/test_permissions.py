@@ -1,4 +1,4 @@
-"""The collection runs with the least privilege it ships (rbac/progressive-delivery.yaml); a run
+"""The collection runs with the least privilege it ships (rbac/); a run
 that lacks one permission stops before its first write, naming the verb and the resource."""
 import copy
 from pathlib import Path
@@ -9,7 +9,7 @@ from lifecycle import (Load, deploy_podinfo, fast_canary, get_json, run_playbook
                        write_canary)
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = [d for d in yaml.safe_load_all((ROOT / "rbac" / "progressive-delivery.yaml").read_text()) if d]
+SHIPPED = [yaml.safe_load(path.read_text()) for path in sorted((ROOT / "rbac").glob("*.yaml"))]
 WATCHED = [("deployment", "podinfo"), ("deployment", "podinfo-primary"), ("service", "podinfo"),
            ("service", "podinfo-primary"), ("service", "podinfo-canary"),
            ("traefikservices.traefik.io", "podinfo"), ("canary", "podinfo")]

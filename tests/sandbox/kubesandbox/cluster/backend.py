@@ -29,7 +29,7 @@ from .pki import Pki
 log = logging.getLogger(__name__)
 
 TOKEN_SECONDS = 365 * 24 * 3600
-# The ServiceAccount rbac/progressive-delivery.yaml gives the collection's least privilege.
+# The ServiceAccount rbac/ gives the collection's least privilege.
 COLLECTION_ACCOUNT = ("progressive-delivery", "progressive-delivery")
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 

@@ -5,7 +5,7 @@ import yaml
 
 HERE = Path(__file__).parent
 # kubesandbox/manifests -> the checkout is four levels up.
-REPO_RBAC = HERE.parents[3] / "rbac" / "progressive-delivery.yaml"
+REPO_RBAC = HERE.parents[3] / "rbac"
 
 # Both API groups exist in the wild: traefik.io (Traefik v3) and traefik.containo.us (v2, the seed's).
 TRAEFIK_GROUPS = ("traefik.io", "traefik.containo.us")
@@ -60,9 +60,8 @@ def bootstrap_objects():
 
 
 def collection_rbac():
-    """The RBAC the collection ships for its users (rbac/progressive-delivery.yaml)."""
-    with open(REPO_RBAC) as f:
-        return [doc for doc in yaml.safe_load_all(f) if doc]
+    """The RBAC the collection ships for its users (rbac/), in the files' order."""
+    return [yaml.safe_load(path.read_text()) for path in sorted(REPO_RBAC.glob("*.yaml"))]
 
 
 def traefik_rbac():
