@@ -37,6 +37,11 @@ options:
   canary_file:
     description:
       - Path of a YAML file holding the Canary manifest (other documents in the file are ignored).
+      - The file is read on the controller. A relative path is searched for as
+        P(ansible.builtin.copy#module)'s O(ansible.builtin.copy#module:src) is - in the role's
+        C(files/), the role, the playbook's C(files/) and the playbook's directory, then the directory
+        C(ansible-playbook) runs in (an AWX project) - so the task works when the play targets a remote
+        or delegated host.
       - Mutually exclusive with O(canary).
     type: path
   canary:
@@ -54,8 +59,16 @@ options:
   metric_template_files:
     description:
       - YAML files holding C(MetricTemplate)s; they take precedence over objects in the cluster.
+      - Read on the controller and searched for as O(canary_file) is.
     type: list
     elements: path
+    default: []
+  metric_templates:
+    description:
+      - C(MetricTemplate) manifests given as data; they take precedence over O(metric_template_files)
+        and over objects in the cluster.
+    type: list
+    elements: dict
     default: []
   traefik_api_version:
     description:
@@ -180,6 +193,11 @@ warnings_fields:
   elements: str
 """
 
+import os
+import tempfile
+
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_state import (
     describe_canary,
 )
@@ -193,21 +211,53 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
     DeliveryModule,
 )
 
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
 
 def argument_spec():
     spec = DeliveryModule.k8s_argument_spec()
     spec.update(canary_argument_spec())
     spec.update(
         metric_template_files=dict(type="list", elements="path", default=[]),
+        metric_templates=dict(type="list", elements="dict", default=[]),
         traefik_api_version=dict(type="str", choices=["traefik.io/v1alpha1",
                                                       "traefik.containo.us/v1alpha1"]),
     )
     return spec
 
 
+def metric_templates_file(templates):
+    """O(metric_templates) as a file read after metric_template_files, so they take precedence.
+
+    The action plugin hands over the templates of metric_template_files as data, read on the
+    controller; the template resolution reads files, where a later file wins.
+    """
+    handle = tempfile.NamedTemporaryFile("w", prefix="metric_templates-", suffix=".yaml", delete=False)
+    with handle:
+        yaml.safe_dump_all(templates, handle)
+    return handle.name
+
+
 def run(module):
-    client = get_dynamic_client(module)
-    result = describe_canary(client, module.params)
+    params = dict(module.params)
+    templates = params.pop("metric_templates") or []
+    written = None
+    if templates:
+        if not HAS_YAML:
+            module.fail_json(msg=missing_required_lib("PyYAML"))
+        written = metric_templates_file(templates)
+        params["metric_template_files"] = list(params["metric_template_files"] or []) + [written]
+    try:
+        client = get_dynamic_client(module)
+        result = describe_canary(client, params)
+    finally:
+        if written:
+            os.remove(written)
     for warning in result["canary"].get("warnings") or []:
         module.warn(warning)
     result["changed"] = False

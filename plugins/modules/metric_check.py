@@ -65,7 +65,10 @@ options:
   template:
     description:
       - A Flagger C(flagger.app/v1beta1) C(MetricTemplate), as a mapping or as the path of a YAML
-        file on the managed host.
+        file.
+      - A file is read on the controller; a relative path is searched for as
+        P(ansible.builtin.copy#module)'s O(ansible.builtin.copy#module:src) is (the role's C(files/),
+        the playbook's C(files/) and directory), then in the directory C(ansible-playbook) runs in.
     type: raw
   template_ref:
     description:
@@ -260,7 +263,6 @@ threshold_range:
   sample: {"min": 99}
 """
 
-import os
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -286,13 +288,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
     HAS_REQUESTS,
 )
-
-try:
-    import yaml
-
-    HAS_YAML = True
-except ImportError:
-    HAS_YAML = False
 
 
 def argument_spec():
@@ -364,20 +359,10 @@ class ClusterReader(object):
         return self._get("v1", "Secret", namespace, name)
 
 
-def load_template_file(path):
-    if not os.path.isfile(path):
-        raise InvalidInput("template file {0} does not exist".format(path))
-    if not HAS_YAML:
-        raise InvalidInput(missing_required_lib("PyYAML"))
-    with open(path) as handle:
-        try:
-            documents = [d for d in yaml.safe_load_all(handle) if d]
-        except yaml.YAMLError as exc:
-            raise InvalidInput("template file {0} is not valid YAML: {1}".format(path, exc))
-    for document in documents:
-        if isinstance(document, dict) and document.get("kind") == "MetricTemplate":
-            return document
-    raise InvalidInput("template file {0} holds no MetricTemplate".format(path))
+def template_path_not_read(path):
+    # The action plugin reads a template file on the controller and hands over its content.
+    raise InvalidInput("template {0} was not read on the controller; run metric_check as a task, "
+                       "where its action plugin reads the file".format(path))
 
 
 def run(module):
@@ -388,7 +373,7 @@ def run(module):
         module.params,
         load_template_ref=reader.template,
         read_secret=reader.secret,
-        load_template_file=load_template_file,
+        load_template_file=template_path_not_read,
     )
     return run_check(plan, module.params["threshold_range"], module.params["fail_on_no_data"])
 
