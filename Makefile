@@ -6,7 +6,8 @@ SANDBOX_DIR ?= .sandbox
 export SANDBOX_DIR
 SANDBOX := PYTHONPATH=tests/sandbox $(PY) -m kubesandbox.cli
 
-.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean control-plane
+.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean control-plane \
+	changelog-lint docs docs-lint ee matrix matrix-sanity
 
 setup:
 	@bash scripts/setup.sh
@@ -16,8 +17,9 @@ setup:
 # rollouts and scrapes: two workers kept about one core busy on a two-core machine, so three.
 TEST_WORKERS ?= 3
 
-## Everything CI runs: static checks first, then pytest (unit, sandbox, integration).
-test: setup sanity lint build
+## Everything CI runs: static checks first (the unit tests on every supported ansible-core and
+## kubernetes.core among them), then pytest (unit, sandbox, integration).
+test: setup sanity lint build changelog-lint docs-lint ee matrix
 	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30 tests
 
 unit: setup
@@ -38,6 +40,28 @@ lint: setup
 build: setup
 	@bash scripts/build.sh
 
+changelog-lint: setup
+	$(VENV)/bin/antsibull-changelog lint
+
+## The HTML documentation site (antsibull-docs) in build/docs/html.
+docs: setup
+	@bash scripts/docs.sh html
+
+docs-lint: setup
+	@bash scripts/docs.sh lint
+
+## The execution environment's build context (ansible-builder create) in build/ee.
+ee: setup
+	@bash scripts/ee.sh
+
+## Unit tests on ansible-core 2.17 and 2.18 (venvs in build/matrix) and with the newest kubernetes.core 6.x.
+matrix: setup
+	@bash scripts/matrix.sh
+
+## The matrix plus ansible-test sanity on 2.17 and 2.18 (several minutes each; not part of make test).
+matrix-sanity: setup
+	@bash scripts/matrix.sh --sanity
+
 demo: setup
 	@bash scripts/demo.sh
 
@@ -48,8 +72,9 @@ bench: setup
 chaos: setup
 	$(PY) scripts/chaos.py --runs $${RUNS:-20}
 
+# The real control plane, unless KUBESANDBOX_CONTROL_PLANE=emulated.
 sandbox-up: setup
-	@$(SANDBOX) up
+	@$(SANDBOX) up --control-plane $${KUBESANDBOX_CONTROL_PLANE:-real}
 
 sandbox-down:
 	@$(SANDBOX) down

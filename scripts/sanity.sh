@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 export VENV
-tree=build/sanity
+tree=${SANITY_TREE:-build/sanity}
 
 # ansible-test still builds a small venv for some tests and bootstraps pip into it with a get-pip
 # script from ci-files.testing.ansible.com, which is not reachable here. A stand-in script in its
@@ -25,7 +25,9 @@ subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], stdo
 subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args)
 PY
 fi
-bash scripts/collection_tree.sh "$tree"
+# scripts/matrix.sh names the kubernetes.core to test with: a directory holding
+# ansible_collections/kubernetes/core, for a venv that has no `ansible` package.
+PYTHONPATH=${MATRIX_KUBERNETES_CORE:-${PYTHONPATH:-}} bash scripts/collection_tree.sh "$tree"
 venv_bin=$(cd "$VENV/bin" && pwd)
 cd "$tree/ansible_collections/progressive/delivery"
 # ansible-test takes its file list from the nearest git repository; without one of its own the copy

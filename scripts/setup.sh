@@ -10,6 +10,8 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v hey >/dev/null 2>&1 || need_apt+=(hey)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# make docs and docs-lint turn the Markdown guides into antsibull-docs extra docs with pandoc.
+command -v pandoc >/dev/null 2>&1 || need_apt+=(pandoc)
 { command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need_apt+=(util-linux)
 # The real control plane's pods live in network namespaces on a bridge of ours.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
