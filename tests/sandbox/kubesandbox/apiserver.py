@@ -21,7 +21,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from . import discovery, protobuf, tables
 from .errors import ApiError, not_found
-from .faults import Faults, RequestLog, Target, fault_status, parse_target, request_verb  # noqa: F401
+from .faults import Faults, RequestLog, Target, injected_answer, parse_target, request_verb  # noqa: F401
 from .patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, PATCH_TYPES, STRATEGIC_PATCH, apply_patch, \
     server_side_apply
 from .store import Store, clone
@@ -117,19 +117,7 @@ class ApiServer:
         status = 0
         request[LOGGED_KEY] = False
         try:
-            delay, action, code = self.faults.decide(request.method, request.path)
-            if delay:
-                await asyncio.sleep(delay)
-            if action == "drop":
-                # Abort the socket and end the handler without an answer: the client sees a reset.
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError()
-            if action in ("error", "conflict"):
-                body, headers = fault_status(action, code, target, self.faults.retry_after)
-                resp = _json_response(body, code, headers)
-            else:
-                resp = await handler(request)
+            resp = await injected_answer(self.faults, request, target) or await handler(request)
             status = resp.status
             return resp
         finally:

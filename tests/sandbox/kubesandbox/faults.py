@@ -2,11 +2,14 @@
 real control plane, by the proxy in front of the API server (cluster/apiproxy.py)."""
 from __future__ import annotations
 
+import asyncio
 import collections
 import random
 import re
 import time
 from dataclasses import dataclass
+
+from aiohttp import web
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _NAMESPACE_SUBRESOURCES = {"status", "finalize"}
@@ -161,3 +164,22 @@ class RequestLog:
 
     def clear(self):
         self._entries.clear()
+
+
+async def injected_answer(faults, request, target):
+    """Apply the configured fault to an aiohttp request: None to serve it, else the answer to send.
+
+    A dropped request aborts the socket and ends the handler without an answer: the client sees
+    its connection reset, as when a load balancer drops it.
+    """
+    delay, action, code = faults.decide(request.method, request.path)
+    if delay:
+        await asyncio.sleep(delay)
+    if action == "drop":
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError()
+    if action in ("error", "conflict"):
+        body, headers = fault_status(action, code, target, faults.retry_after)
+        return web.json_response(body, status=code, headers=headers)
+    return None

@@ -7,7 +7,6 @@ sandbox`, what the sandbox's kubeconfig holds) goes on as the admin, with the ad
 certificate; any other Authorization header (a ServiceAccount's token) is passed on untouched, so
 the API server judges that identity with RBAC. Responses are streamed, so watches work.
 """
-import asyncio
 import logging
 import ssl
 import time
@@ -15,7 +14,7 @@ import time
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 from yarl import URL
 
-from ..faults import fault_status, parse_target, request_verb
+from ..faults import fault_status, injected_answer, parse_target, request_verb
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +54,7 @@ class ApiProxy:
         verb = request_verb(request.method, target, request.query)
         status = 0
         try:
-            delay, action, code = self.faults.decide(request.method, request.path)
-            if delay:
-                await asyncio.sleep(delay)
-            if action == "drop":
-                # The client sees its connection reset, as when a load balancer drops it.
-                if request.transport is not None:
-                    request.transport.abort()
-                raise asyncio.CancelledError()
-            if action in ("error", "conflict"):
-                body, headers = fault_status(action, code, target, self.faults.retry_after)
-                status = code
-                return web.json_response(body, status=code, headers=headers)
-            response = await self._forward(request)
+            response = await injected_answer(self.faults, request, target) or await self._forward(request)
             status = response.status
             return response
         finally:
