@@ -72,9 +72,10 @@ bench: setup
 chaos: setup
 	$(PY) scripts/chaos.py --runs $${RUNS:-20}
 
-# The real control plane, unless KUBESANDBOX_CONTROL_PLANE=emulated.
+## etcd, kube-apiserver, kube-controller-manager and kube-scheduler (built on first use), our kubelet,
+## Traefik and Prometheus; prints the path of the env file to source.
 sandbox-up: setup
-	@$(SANDBOX) up --control-plane $${KUBESANDBOX_CONTROL_PLANE:-real}
+	@$(SANDBOX) up
 
 sandbox-down:
 	@$(SANDBOX) down

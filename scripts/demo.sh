@@ -4,13 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SANDBOX_DIR=${SANDBOX_DIR:-.sandbox}
-# The real Kubernetes control plane (KUBESANDBOX_CONTROL_PLANE=emulated runs the old emulator).
-export KUBESANDBOX_CONTROL_PLANE=${KUBESANDBOX_CONTROL_PLANE:-real}
 PY=.venv/bin/python
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-step "Starting the sandbox ($KUBESANDBOX_CONTROL_PLANE control plane, real Traefik, Prometheus, kubectl, hey)"
+step "Starting the sandbox (real Kubernetes control plane, real Traefik, Prometheus, kubectl, hey)"
 PYTHONPATH=tests/sandbox $PY -m kubesandbox.cli up
 # shellcheck disable=SC1091
 source "$SANDBOX_DIR/env"

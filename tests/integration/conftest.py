@@ -5,13 +5,6 @@ from canary_world import canary_service_series, wait_for_series
 from lifecycle import Load
 
 
-@pytest.fixture(scope="session")
-def sandbox(real_sandbox):
-    """The integration suite runs on the real Kubernetes control plane (etcd, kube-apiserver,
-    kube-controller-manager, kube-scheduler), with our kubelet, Service forwarders and DNS."""
-    return real_sandbox
-
-
 @pytest.fixture
 def load(sandbox, namespace):
     """Starts steady load through Traefik for the test's namespace once its world is built (call

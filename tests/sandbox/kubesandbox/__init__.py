@@ -1,1 +1,1 @@
-"""A local Kubernetes sandbox: emulated API server and controllers around real Traefik, Prometheus and kubectl."""
+"""A local Kubernetes sandbox: the real kube-apiserver, etcd and controllers, our process kubelet, real Traefik, Prometheus and kubectl."""

@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.request
 
-from .cluster import CONTROL_PLANE_ENV, CONTROL_PLANES, EMULATED, REAL
 from .runtime.layout import PACKAGE_ROOT, Layout, sandbox_dir
 from .runtime.pids import PidDir, alive, terminate_all
 
@@ -56,15 +55,13 @@ def cmd_up(args):
         stale.unlink(missing_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
-    daemon_args = ["--control-plane", args.control_plane]
-    if args.control_plane == REAL:
-        # Built (or found in the cache) before the clock starts: a cold build takes minutes.
-        from .cluster.controlplane import binaries_dir
-        try:
-            daemon_args += ["--bin-dir", str(binaries_dir(os.environ))]
-        except RuntimeError as exc:
-            print(f"sandbox did not start: {exc}", file=sys.stderr)
-            return 1
+    # Built (or found in the cache) before the clock starts: a cold build takes minutes.
+    from .cluster.controlplane import binaries_dir
+    try:
+        daemon_args = ["--bin-dir", str(binaries_dir(os.environ))]
+    except RuntimeError as exc:
+        print(f"sandbox did not start: {exc}", file=sys.stderr)
+        return 1
     started = time.monotonic()
     with open(layout.daemon_log, "ab") as logf:
         proc = subprocess.Popen([sys.executable, "-m", "kubesandbox.daemon", "--dir", str(layout.root), *daemon_args],
@@ -190,8 +187,7 @@ def cmd_exec(args):
         print(f"no running pod {args.pod} in namespace {args.namespace}", file=sys.stderr)
         return 1
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    # The pod's mount namespace (its hosts file) and network namespace (its own address, with the
-    # real control plane; the host's with the emulator).
+    # The pod's mount namespace (its hosts file) and network namespace (its own address).
     return subprocess.call(["nsenter", "-t", str(pid), "-m", "-n", "--", *command])
 
 
@@ -202,8 +198,6 @@ def build_parser():
     up = sub.add_parser("up", help="start the sandbox and print the path of its env file")
     up.add_argument("--timeout", type=float, default=UP_TIMEOUT)
     up.add_argument("--quiet", action="store_true")
-    up.add_argument("--control-plane", choices=CONTROL_PLANES, default=os.environ.get(CONTROL_PLANE_ENV) or EMULATED,
-                    help=f"emulated API (default) or the real Kubernetes control plane (env {CONTROL_PLANE_ENV})")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop every process of the sandbox").set_defaults(func=cmd_down)
     st = sub.add_parser("status", help="show components and pods")

@@ -1,6 +1,5 @@
-"""The sandbox daemon: API emulator, controllers, Service proxies, control server and the
-supervised processes (pods, Traefik, Prometheus), all in one asyncio loop. With
-`--control-plane real` the API and controllers are Kubernetes' own instead (kubesandbox.cluster).
+"""The sandbox daemon: it starts the control plane (kubesandbox.cluster), Traefik and Prometheus,
+serves the control API and supervises them, all in one asyncio loop.
 
 Started detached by `kubesandbox.cli up`; it writes `ready` (or `failed`) in the sandbox dir.
 """
@@ -21,24 +20,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .apiserver import make_api_app
-from .cluster import CONTROL_PLANES, EMULATED, REAL
-from .controllers import Controllers
-from .errors import ApiError
-from .faults import Faults, RequestLog
-from .manifests import bootstrap_objects, traefik_crds
 from .runtime import layout as layout_mod
-from .runtime.components import Prometheus, Traefik
+from .runtime.components import Prometheus
 from .runtime.control import make_control_app
-from .runtime.netproxy import ENDPOINTS, SERVICES, NetProxy
 from .runtime.pids import PidDir
-from .runtime.podrunner import PodRunner
-from .store import Store
 
 log = logging.getLogger("kubesandbox")
 
 READY_TIMEOUT = 30.0
-ENDPOINTSLICES = ("discovery.k8s.io", "v1", "endpointslices")
 
 
 def _ephemeral_ports():
@@ -95,18 +84,11 @@ def claim_block():
     raise RuntimeError("no free 127.x address block")
 
 
-def _group_version_resource(obj, store):
-    api_version = obj["apiVersion"]
-    group, _, version = api_version.rpartition("/")
-    for info in store.resources():
-        if info.group == group and info.version == version and info.kind == obj["kind"]:
-            return info.gvr
-    raise LookupError(f"no resource for {api_version} {obj['kind']}")
-
-
 class BaseDaemon:
-    """What every backend shares: the address block, the ports, Traefik, Prometheus, the control
-    server, the env file and the start/stop sequence. Subclasses bring up the API behind it."""
+    """The address block, the ports, Prometheus, the control server, the env file and the
+    start/stop sequence. The subclass (kubesandbox.cluster.backend.ClusterDaemon) brings up the
+    control plane and Traefik in `start_cluster`, stops them in `stop_cluster` and lists pods in
+    `pods`."""
 
     api_scheme = "http"
     extra_ports = 0
@@ -133,16 +115,6 @@ class BaseDaemon:
     @property
     def components(self):
         return {"traefik": self.traefik, "prometheus": self.prometheus}
-
-    async def start_cluster(self):
-        """The API, its content, the kubeconfig and self.traefik, ready for Traefik to connect."""
-        raise NotImplementedError
-
-    async def stop_cluster(self):
-        raise NotImplementedError
-
-    def pods(self):
-        raise NotImplementedError
 
     async def settled(self):
         """Waits, alongside Traefik's and Prometheus's start, for whatever else `ready` promises."""
@@ -219,58 +191,6 @@ class BaseDaemon:
             self.pid_dir.forget("daemon")
 
 
-class Daemon(BaseDaemon):
-    """The emulated API server and controllers, in this process."""
-
-    def __init__(self, root):
-        super().__init__(root)
-        self.store = Store()
-        self.faults = Faults()
-        self.request_log = RequestLog()
-        self.netproxy = NetProxy(self.store, self.block, self.layout.hosts)
-        self.runner = PodRunner(self.layout.root, self.netproxy.hosts_file, self.pid_dir)
-        self.controllers = Controllers(self.store, self.runner, self.block)
-        self.traefik = Traefik(self.layout.root, self.pid_dir, self.api_url, self.web_port, self.traefik_api_port, self.metrics_port)
-
-    # --- cluster content --------------------------------------------------------------------------
-    def install(self):
-        self.store.add_listener(self.netproxy.on_event)
-        self.store.add_admission(SERVICES, self.netproxy.admit_service)
-        self.controllers.install()
-        for obj in traefik_crds() + bootstrap_objects():
-            gvr = _group_version_resource(obj, self.store)
-            try:
-                self.store.create(gvr, obj)
-            except ApiError as exc:
-                if exc.code != 409:
-                    raise
-        self._traefik_endpoints()
-
-    def _traefik_endpoints(self):
-        """The `traefik` Service has no selector: its endpoint is Traefik's web entrypoint on 127.0.0.1."""
-        meta = {"name": "traefik", "namespace": "traefik", "labels": {"app.kubernetes.io/name": "traefik"}}
-        self.store.create(ENDPOINTS, {"apiVersion": "v1", "kind": "Endpoints", "metadata": meta, "subsets": [
-            {"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "web", "port": self.web_port, "protocol": "TCP"}]}]})
-        svc = self.store.get(SERVICES, "traefik", "traefik")
-        self.store.create(ENDPOINTSLICES, traefik_endpoint_slice(svc, self.web_port))
-
-    async def start_cluster(self):
-        self.install()
-        self.controllers.start()
-        await self._serve(make_api_app(self.store, self.faults, self.request_log, self.netproxy.resolve), self.api_port)
-        layout_mod.write_kubeconfig(self.layout, self.api_url)
-
-    async def stop_cluster(self):
-        await self.controllers.stop()
-        await self.netproxy.close()
-
-    def pods(self):
-        return self.controllers.local.listing()
-
-    def status(self):
-        return dict(super().status(), resource_version=self.store.resource_version)
-
-
 def traefik_endpoint_slice(service, web_port, web_host="127.0.0.1"):
     """The `traefik` Service's hand-written EndpointSlice: Traefik's web entrypoint."""
     return {
@@ -288,18 +208,15 @@ def traefik_endpoint_slice(service, web_port, web_host="127.0.0.1"):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="kubesandbox.daemon")
     parser.add_argument("--dir", required=True)
-    parser.add_argument("--control-plane", choices=CONTROL_PLANES, default=EMULATED)
-    parser.add_argument("--bin-dir", help="where etcd and the Kubernetes binaries are (real control plane)")
+    parser.add_argument("--bin-dir", help="where etcd and the Kubernetes binaries are")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     os.environ["KUBESANDBOX_DIR"] = str(Path(args.dir).absolute())
 
     async def _main():
-        if args.control_plane == REAL:
-            from .cluster.backend import ClusterDaemon
-            return await ClusterDaemon(args.dir, args.bin_dir).run()
-        return await Daemon(args.dir).run()
+        from .cluster.backend import ClusterDaemon  # it builds on BaseDaemon, defined here
+        return await ClusterDaemon(args.dir, args.bin_dir).run()
 
     sys.exit(asyncio.run(_main()))
 

@@ -1,5 +1,5 @@
-"""Run-time fault injection and the log of client requests: applied by the emulated API and, with the
-real control plane, by the proxy in front of the API server (cluster/apiproxy.py)."""
+"""Run-time fault injection and the log of client requests, applied by the proxy in front of the API
+server (cluster/apiproxy.py)."""
 from __future__ import annotations
 
 import asyncio

@@ -25,7 +25,7 @@ from .runtime.layout import PACKAGE_ROOT
 from .runtime.pids import alive
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
-REAL_UP_TIMEOUT = 3600
+UP_TIMEOUT = 3600
 
 
 def _read_env_file(path):
@@ -184,7 +184,7 @@ class Sandbox:
                             timeout=timeout + 10)
 
 
-def start_sandbox(tmpdir, *up_args, timeout=120):
+def start_sandbox(tmpdir, *up_args, timeout=UP_TIMEOUT):
     env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
     done = subprocess.run([sys.executable, "-m", "kubesandbox.cli", "--dir", str(tmpdir), "up", "--quiet", *up_args],
                           capture_output=True, text=True, env=env, timeout=timeout)
@@ -215,7 +215,7 @@ def processes_of(directory):
 
 
 @contextlib.contextmanager
-def owned_sandbox(*up_args, timeout=120):
+def owned_sandbox(*up_args, timeout=UP_TIMEOUT):
     """A sandbox in a temporary directory, stopped by its PID files whatever happens."""
     tmpdir = Path(tempfile.mkdtemp(prefix="kubesandbox-"))
     try:
@@ -228,23 +228,15 @@ def owned_sandbox(*up_args, timeout=120):
 
 @pytest.fixture(scope="session")
 def sandbox():
+    """A sandbox for the test session: etcd, kube-apiserver, kube-controller-manager and
+    kube-scheduler, with our kubelet, Service forwarders and DNS, Traefik and Prometheus.
+    SANDBOX_ENV reuses a running one. The first start on a machine builds the control plane's
+    binaries, hence the long timeout."""
     reuse = os.environ.get("SANDBOX_ENV")
     if reuse:
         yield Sandbox(reuse)
         return
-    with owned_sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture(scope="session")
-def real_sandbox():
-    """A sandbox on the real control plane (SANDBOX_REAL_ENV reuses a running one). Its first start
-    on a machine builds the binaries, hence the long timeout."""
-    reuse = os.environ.get("SANDBOX_REAL_ENV")
-    if reuse:
-        yield Sandbox(reuse)
-        return
-    with owned_sandbox("--control-plane", "real", timeout=REAL_UP_TIMEOUT) as sb:
+    with owned_sandbox(timeout=UP_TIMEOUT) as sb:
         yield sb
 
 

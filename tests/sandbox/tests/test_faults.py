@@ -6,6 +6,7 @@ the shared sandbox stay healthy.
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.error
 from http.client import HTTPException
@@ -13,7 +14,7 @@ from http.client import HTTPException
 import pytest
 from _manifests import ingressroute, join, podinfo_deployment, service, weighted_traefikservice
 
-from kubesandbox.fixtures import http
+from kubesandbox.fixtures import KUBECTL, http
 
 
 def configmaps_url(sandbox, ns):
@@ -43,6 +44,13 @@ def test_api_errors_happen_and_stop_when_cleared(faults, namespace, code, reason
     assert http("GET", f"{sandbox.api_url}/api/v1/namespaces")[0] == 200
     sandbox.clear_faults()
     assert http("GET", configmaps_url(sandbox, namespace))[0] == 200
+
+
+def test_each_configured_error_code_is_used(faults, namespace):
+    sandbox = faults
+    sandbox.set_faults(error_rate=1.0, error_codes=[500, 503], paths=f"/namespaces/{namespace}/")
+    codes = {http("GET", configmaps_url(sandbox, namespace))[0] for _ in range(30)}
+    assert codes == {500, 503}
 
 
 def test_cli_fault_set_makes_kubectl_fail_and_clear_heals_it(sandbox, namespace):
@@ -100,6 +108,34 @@ def test_request_log_records_client_requests(sandbox, namespace):
     entries = [e for e in sandbox.requests(since) if e["path"].endswith(f"/namespaces/{namespace}/configmaps/missing")]
     assert len(entries) == 1
     assert entries[0]["verb"] == "get" and entries[0]["status"] == 404
+
+
+def test_request_log_index_keeps_growing_after_clear(sandbox, namespace):
+    http("GET", configmaps_url(sandbox, namespace))
+    before = sandbox.last_request_index()
+    assert sandbox.control("DELETE", "/requests")[0] == 200
+    http("GET", configmaps_url(sandbox, namespace) + "/after-clear")
+    entries = sandbox.requests(0)
+    assert [e["path"] for e in entries if "/after-clear" in e["path"]]
+    assert all(e["index"] > before for e in entries)
+
+
+def test_an_open_watch_is_logged_while_it_streams(sandbox, namespace):
+    since = sandbox.last_request_index()
+    watch = subprocess.Popen([KUBECTL, "-n", namespace, "get", "configmaps", "--watch", "-o", "name"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=sandbox.process_env())
+    try:
+        deadline = time.monotonic() + 15
+        watches = []
+        while not watches and time.monotonic() < deadline:
+            watches = [e for e in sandbox.requests(since)
+                       if e["verb"] == "watch" and f"/namespaces/{namespace}/configmaps" in e["path"]]
+            time.sleep(0.1)
+        assert watch.poll() is None, "the watch ended"
+        assert [e["status"] for e in watches] == [200]
+    finally:
+        watch.kill()
+        watch.wait()
 
 
 @pytest.fixture

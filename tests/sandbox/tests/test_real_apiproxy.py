@@ -11,13 +11,13 @@ NS = "proxy-checks"
 
 
 @pytest.fixture(scope="module")
-def sb(real_sandbox):
-    real_sandbox.kubectl("create", "namespace", NS)
+def sb(sandbox):
+    sandbox.kubectl("create", "namespace", NS)
     try:
-        yield real_sandbox
+        yield sandbox
     finally:
-        real_sandbox.clear_faults()
-        real_sandbox.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+        sandbox.clear_faults()
+        sandbox.kubectl("delete", "namespace", NS, "--wait=false", check=False)
 
 
 @pytest.fixture(autouse=True)

@@ -48,8 +48,8 @@ def is_ready(pod):
 
 
 @pytest.fixture(scope="module")
-def apps(real_sandbox):
-    sb = real_sandbox
+def apps(sandbox):
+    sb = sandbox
     sb.kubectl("create", "namespace", NS)
     sb.apply(join(
         podinfo_deployment("blue", image="stefanprodan/podinfo:3.1.0", replicas=2),
@@ -84,7 +84,7 @@ def test_rollout_completes_with_ready_pods_that_are_our_processes(apps):
 
 @pytest.mark.parametrize("kind", ["EndpointSlice", "Endpoints"])
 def test_the_api_server_refuses_loopback_endpoint_addresses(apps, kind):
-    """Why pods are not on 127.0.0.0/8 as with the emulator, but in network namespaces of ours:
+    """Why pods are not on 127.0.0.0/8 but in network namespaces of ours:
     endpoint validation refuses loopback addresses, so no Service could get endpoints."""
     sb = apps
     ip = "127.0.0.5"

@@ -1,20 +1,18 @@
-"""`down` of a sandbox on the real control plane leaves no process behind: not the control plane's,
+"""`down` leaves no process behind: not the control plane's,
 not Traefik or Prometheus, not a pod."""
 import os
 import time
 
 from _manifests import podinfo_deployment
 
-from kubesandbox.fixtures import owned_sandbox, processes_of, REAL_UP_TIMEOUT
+from kubesandbox.fixtures import owned_sandbox, processes_of, UP_TIMEOUT
 from kubesandbox.runtime.pids import alive
 
 CONTROL_PLANE = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 
-def test_up_from_the_environment_then_down_leaves_no_process(monkeypatch):
-    # The environment variable picks the backend as well as --control-plane does.
-    monkeypatch.setenv("KUBESANDBOX_CONTROL_PLANE", "real")
-    with owned_sandbox(timeout=REAL_UP_TIMEOUT) as sb:
+def test_up_then_down_leaves_no_process_of_the_control_plane():
+    with owned_sandbox(timeout=UP_TIMEOUT) as sb:
         components = sb.status()["control_plane"]
         assert set(components) == CONTROL_PLANE
         pids = {name: c["pid"] for name, c in components.items()}

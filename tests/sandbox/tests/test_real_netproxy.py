@@ -30,7 +30,7 @@ def test_forwarders_follow_the_ready_endpoints_of_every_slice(tmp_path):
 
         upstream = await asyncio.start_server(answer, "127.0.0.1", 0)
         port = upstream.sockets[0].getsockname()[1]
-        proxy = NetProxy(None, block, tmp_path / "hosts", endpoints_from=ENDPOINTSLICES)
+        proxy = NetProxy(tmp_path / "hosts")
         cluster_ip = f"127.{block}.0.9"
         try:
             proxy.on_event("ADDED", SERVICES, service(cluster_ip))

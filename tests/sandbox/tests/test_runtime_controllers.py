@@ -1,5 +1,7 @@
-"""Deployment, ReplicaSet, Pod and Endpoints controllers write what Kubernetes writes."""
+"""Kubernetes' Deployment, ReplicaSet and EndpointSlice controllers together with our kubelet: pods
+run, get addresses of the pod network, become ready, restart and stop as on a real node."""
 import base64
+import ipaddress
 import json
 import time
 
@@ -7,6 +9,10 @@ from _manifests import join, podinfo_deployment, service
 
 from kubesandbox.fixtures import http
 from kubesandbox.runtime.pids import alive
+
+
+def in_network(ip, cidr):
+    return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr)
 
 
 def get(sandbox, namespace, kind, name):
@@ -48,7 +54,7 @@ def test_deployment_status_and_ownership_match_kubernetes(sandbox, namespace):
         assert pod["metadata"]["labels"]["pod-template-hash"] == template_hash
         assert pod["status"]["phase"] == "Running"
         assert {c["type"]: c["status"] for c in pod["status"]["conditions"]}["Ready"] == "True"
-        assert pod["status"]["podIP"].startswith("127.")
+        assert in_network(pod["status"]["podIP"], sandbox.status()["pod_cidr"])
     assert len({p["status"]["podIP"] for p in pods}) == 2
 
 
@@ -75,9 +81,13 @@ def test_rolling_update_keeps_serving_and_removes_the_old_replicaset_pods(sandbo
     rs_list = json.loads(sandbox.kubectl("-n", namespace, "get", "replicasets", "-o", "json").stdout)["items"]
     by_revision = {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: rs for rs in rs_list}
     assert by_revision["1"]["spec"]["replicas"] == 0 and by_revision["2"]["spec"]["replicas"] == 2
-    images = {c["image"] for p in json.loads(sandbox.kubectl("-n", namespace, "get", "pods", "-o", "json").stdout)["items"]
-              for c in p["spec"]["containers"]}
-    assert images == {"stefanprodan/podinfo:4.0.6"}
+
+    def images():
+        pods = json.loads(sandbox.kubectl("-n", namespace, "get", "pods", "-o", "json").stdout)["items"]
+        return {c["image"] for p in pods for c in p["spec"]["containers"]}
+
+    # The old pods terminate gracefully: the kubelet removes them once their processes are gone.
+    assert wait_for(lambda: images() == {"stefanprodan/podinfo:4.0.6"}), images()
     events = sandbox.kubectl("-n", namespace, "get", "events", "-o", "json").stdout
     assert "ScalingReplicaSet" in events
 
@@ -125,7 +135,7 @@ def test_endpoints_resolve_named_and_numbered_target_ports(sandbox, namespace):
     svc = get(sandbox, namespace, "service", "by-number")
     out = sandbox.kubectl("get", "--raw", f"/api/v1/namespaces/{namespace}/services/by-number:8080/proxy/version").stdout
     assert json.loads(out)["version"] == "3.1.0"
-    assert svc["spec"]["clusterIP"].startswith("127.")
+    assert in_network(svc["spec"]["clusterIP"], sandbox.status()["service_cidr"])
 
 
 def test_pod_environment_comes_from_configmaps_and_secrets(sandbox, namespace):

@@ -1,4 +1,4 @@
-"""Real Traefik routes by the TraefikService weights stored in the emulated API, and quickly."""
+"""Real Traefik routes by the TraefikService weights stored in the API server, and quickly."""
 import time
 
 import pytest

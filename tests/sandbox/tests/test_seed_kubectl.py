@@ -71,7 +71,8 @@ def test_set_image_then_rollout_status_completes_and_traefik_serves_new_version(
 
 
 def test_get_traefikservices_all_namespaces(sandbox):
-    out = sandbox.kubectl("get", "traefikservices", "-A").stdout
+    # The short name is ambiguous (Traefik v2's group has the kind too); kubectl would pick that one.
+    out = sandbox.kubectl("get", "traefikservices.traefik.io", "-A").stdout
     rows = [line.split() for line in out.splitlines()]
     assert rows[0][:2] == ["NAMESPACE", "NAME"]
     assert [NS, "podinfo"] in [r[:2] for r in rows[1:]]

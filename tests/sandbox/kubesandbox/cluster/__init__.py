@@ -1,6 +1,2 @@
 """The sandbox on the real Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager
 and kube-scheduler as local processes; the kubelet, Service proxies and DNS stay the sandbox's own."""
-
-EMULATED, REAL = "emulated", "real"
-CONTROL_PLANES = (EMULATED, REAL)
-CONTROL_PLANE_ENV = "KUBESANDBOX_CONTROL_PLANE"

@@ -1,6 +1,6 @@
 """The proxy in front of the real API server that users' clients go through: it injects API faults
-(500, 503, 429, latency, dropped connections, conflicts) and keeps the log of client requests,
-as the emulated API server did itself. Traefik and the controllers talk to the API server directly.
+(500, 503, 429, latency, dropped connections, conflicts) and keeps the log of client requests.
+Traefik and the controllers talk to the API server directly.
 
 It listens on plain HTTP on 127.0.0.1. A request carrying the sandbox's own token (`Bearer
 sandbox`, what the sandbox's kubeconfig holds) goes on as the admin, with the admin's client
@@ -52,17 +52,26 @@ class ApiProxy:
         start = time.monotonic()
         target = parse_target(request.path)
         verb = request_verb(request.method, target, request.query)
+        logged = []
+
+        def record(status):
+            if not logged:
+                logged.append(self.request_log.record(verb, request.path, status, time.monotonic() - start,
+                                                      request.headers.get("User-Agent", ""), method=request.method,
+                                                      query=request.query_string))
+
         status = 0
         try:
-            response = await injected_answer(self.faults, request, target) or await self._forward(request)
+            # A watch is logged once its answer starts streaming (its duration is the time to the
+            # headers); any other request when its answer is complete.
+            response = (await injected_answer(self.faults, request, target)
+                        or await self._forward(request, record if verb == "watch" else None))
             status = response.status
             return response
         finally:
-            self.request_log.record(verb, request.path, status, time.monotonic() - start,
-                                    request.headers.get("User-Agent", ""), method=request.method,
-                                    query=request.query_string)
+            record(status)
 
-    async def _forward(self, request):
+    async def _forward(self, request, on_headers=None):
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         who = "caller"
         if headers.get("Authorization", SANDBOX_TOKEN) == SANDBOX_TOKEN:
@@ -83,6 +92,8 @@ class ApiProxy:
                 if key.lower() not in HOP_BY_HOP:
                     response.headers.add(key, value)
             await response.prepare(request)
+            if on_headers:
+                on_headers(upstream.status)
             async for chunk in upstream.content.iter_any():
                 await response.write(chunk)
             await response.write_eof()

@@ -57,11 +57,11 @@ class ClusterDaemon(BaseDaemon):
         self.collection_kubeconfig = self.layout.root / "kubeconfig-collection"
         self.controlplane = ControlPlane(self.layout.root, self.pid_dir, self.bin_dir, self.pki,
                                          [etcd_client, etcd_peer, self.api_port, kcm, scheduler], self.service_cidr)
-        self.netproxy = NetProxy(None, self.block, self.layout.hosts, endpoints_from=ENDPOINTSLICES)
+        self.netproxy = NetProxy(self.layout.hosts)
         self.runner = PodRunner(self.layout.root, self.netproxy.hosts_file, self.pid_dir,
                                 resolv_conf=self.layout.root / "resolv.conf")
         self.admin = self._api("admin")
-        self.kubelet = Kubelet(self._api("kubelet"), self.runner, self.block, network=self.network)
+        self.kubelet = Kubelet(self._api("kubelet"), self.runner, self.network)
         self.proxy_api = self._api("kube-proxy")
         self.traefik_token = self.pki.dir / "traefik.token"
         self.traefik = Traefik(self.layout.root, self.pid_dir, self.api_url, self.web_port, self.traefik_api_port,

@@ -38,10 +38,10 @@ def _arch():
 
 
 class Kubelet:
-    def __init__(self, api, runner, block, node_name=NODE_NAME, network=None):
+    def __init__(self, api, runner, network, node_name=NODE_NAME):
         self.api = api
         self.node_name = node_name
-        self.local = LocalPods(runner, block, self._changed, network=network)
+        self.local = LocalPods(runner, network, self._changed)
         self.pods = {}          # (ns, name) -> the pod as last seen from the API
         self._reported = {}     # (ns, name) -> the status we last sent
         self._terminating = set()

@@ -1,4 +1,4 @@
-"""The real components around the emulated API: Traefik and Prometheus as supervised processes.
+"""Traefik and Prometheus as supervised processes of the sandbox.
 
 Both can be stopped and started at run time (fault injection); a restart reuses the same ports and
 storage, as a pod restart would.
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 METRIC_BUCKETS = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5"
 # The router Traefik builds from the dashboard IngressRoute the daemon installs: once it shows up in
-# Traefik's API, the kubernetesCRD provider has synced with the emulated API.
+# Traefik's API, the kubernetesCRD provider has synced with the API server.
 DASHBOARD_ROUTER_PREFIX = "traefik-traefik-dashboard-"
 
 

@@ -13,13 +13,6 @@ def make_control_app(daemon) -> web.Application:
     def as_json(data, status=200):
         return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, indent=1))
 
-    @web.middleware
-    async def emulator_only(request, handler):
-        # Faults and the request log live in the emulated API server; a real one has neither.
-        if daemon.faults is None and request.path.startswith(("/faults", "/requests")):
-            return as_json({"error": "not available with the real control plane"}, status=501)
-        return await handler(request)
-
     @routes.get("/status")
     async def status(request):
         return as_json(daemon.status())
@@ -78,6 +71,6 @@ def make_control_app(daemon) -> web.Application:
                 return as_json({"error": str(exc), **comp.status()}, status=500)
         return as_json(comp.status())
 
-    app = web.Application(middlewares=[emulator_only])
+    app = web.Application()
     app.add_routes(routes)
     return app

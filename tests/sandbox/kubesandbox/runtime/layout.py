@@ -59,8 +59,8 @@ def collections_paths(layout):
 
 
 def write_kubeconfig(layout, api_url, path=None, ca_file=None, client=None, token="sandbox"):
-    """The emulator takes any token, and the real API server's proxy takes `sandbox` for the admin;
-    the real API server itself wants our CA and a client certificate (cert, key) or a real token."""
+    """The fault proxy in front of the API server takes the token `sandbox` for the admin; the API
+    server itself wants our CA and a client certificate (cert, key) or a real token."""
     path = path or layout.kubeconfig
     cluster = f"      certificate-authority: {ca_file}\n" if ca_file else ""
     user = f"      client-certificate: {client[0]}\n      client-key: {client[1]}\n" if client else f"      token: {token}\n"

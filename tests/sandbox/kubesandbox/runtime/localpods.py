@@ -1,6 +1,5 @@
-"""The kubelet's side of a pod, shared by the emulated controllers and the kubelet of the real
-control plane: a loopback address per pod, its environment, its process, readiness and the status
-a kubelet reports.
+"""The kubelet's side of a pod: a network namespace and address per pod (runtime/podnet.py), its
+environment, its process, readiness and the status a kubelet reports.
 
 Whoever owns a LocalPods decides when pods start and stop and where their status goes; `on_change`
 tells it that a pod's process or readiness changed.
@@ -11,7 +10,6 @@ import logging
 from datetime import datetime, timezone
 
 from . import probe
-from .netproxy import AddressPool
 from .podrunner import PodSpec, default_port
 
 log = logging.getLogger(__name__)
@@ -25,11 +23,6 @@ CONFIGMAP, SECRET = "ConfigMap", "Secret"
 
 def now_iso():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def pod_ip_pool(block):
-    """Pods live in the upper half of the sandbox's 127.B.0.0/16; Services take the lower half."""
-    return AddressPool(f"127.{block}.128.1", 127 * 256 - 2)
 
 
 class PodState:
@@ -146,13 +139,11 @@ def expand(value, env):
 
 
 class LocalPods:
-    """With a `network` (runtime/podnet.py) each pod gets a network namespace and an address of its
-    own; without one, a loopback address of the sandbox's block, as the emulator gives."""
+    """Each pod gets a network namespace and an address of its own from `network` (runtime/podnet.py)."""
 
-    def __init__(self, runner, block, on_change, network=None):
+    def __init__(self, runner, network, on_change):
         self.runner = runner
         self.runner.on_change = self._on_process_change
-        self.ips = pod_ip_pool(block)
         self.network = network
         self.pods: dict[tuple[str, str], PodState] = {}
         self.on_change = on_change  # (namespace, name)
@@ -165,14 +156,7 @@ class LocalPods:
             containers = (pod.get("spec") or {}).get("containers") or []
             if not containers:
                 return None
-            netns = None
-            ip = (pod.get("status") or {}).get("podIP")
-            if self.network is not None:
-                netns, ip = self.network.add_pod()
-            elif ip and self.ips.contains(ip):
-                self.ips.claim(ip)
-            else:
-                ip = self.ips.allocate()
+            netns, ip = self.network.add_pod()
             st = PodState(ip, containers[0], (pod.get("status") or {}).get("startTime") or now_iso(), netns)
             self.pods[(ns, name)] = st
         return st
@@ -232,10 +216,7 @@ class LocalPods:
                 await self.runner.stop(ns, name, grace=grace)
             finally:
                 # Released only once the process is gone, so a new pod never meets a busy address.
-                if st.netns is not None:
-                    self.network.remove_pod(st.netns)
-                else:
-                    self.ips.release(st.ip)
+                self.network.remove_pod(st.netns)
 
         return asyncio.get_running_loop().create_task(stop_then_release())
 

@@ -1,56 +1,26 @@
-"""Service networking: ClusterIPs on loopback, kube-proxy-like forwarders and the pods' hosts files.
+"""Service networking: kube-proxy-like forwarders and the pods' hosts files.
 
-Each Service gets an address from the sandbox's 127.B.0.0/17 half; each of its ports listens there
-and forwards every connection to one ready endpoint (round robin), as kube-proxy's userspace mode
-did. Endpoints come from the Endpoints objects, so Services without a selector (hand-written
-Endpoints, like the one in front of Traefik) work too.
+Each Service keeps the ClusterIP the API server gave it (the sandbox's service range is routed
+locally, see podnet); each of its ports listens there and forwards every connection to one ready
+endpoint (round robin), as kube-proxy's userspace mode did. Endpoints come from the EndpointSlices,
+as kube-proxy's do, so Services without a selector (a hand-written slice, like the one in front of
+Traefik) work too.
 
 Name resolution is one hosts file per namespace: every Service as `<svc>.<ns>`, `<svc>.<ns>.svc`
 and `<svc>.<ns>.svc.cluster.local`, plus the bare `<svc>` for the namespace's own Services, which is
 what the DNS search path gives a real pod.
 """
 import asyncio
-import ipaddress
 import itertools
 import logging
 from pathlib import Path
 
-from ..errors import ApiError
-
 log = logging.getLogger(__name__)
 
 SERVICES = ("", "v1", "services")
-ENDPOINTS = ("", "v1", "endpoints")
 ENDPOINTSLICES = ("discovery.k8s.io", "v1", "endpointslices")
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 HOSTS_HEADER = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
-
-
-class AddressPool:
-    def __init__(self, first: str, size: int):
-        self._first = int(ipaddress.IPv4Address(first))
-        self._size = size
-        self._used = set()
-
-    def allocate(self):
-        for i in range(self._size):
-            ip = str(ipaddress.IPv4Address(self._first + i))
-            if ip not in self._used:
-                self._used.add(ip)
-                return ip
-        raise RuntimeError("address pool exhausted")
-
-    def claim(self, ip):
-        self._used.add(ip)
-
-    def release(self, ip):
-        self._used.discard(ip)
-
-    def contains(self, ip):
-        try:
-            return 0 <= int(ipaddress.IPv4Address(ip)) - self._first < self._size
-        except ValueError:
-            return False
 
 
 class _PortForwarder:
@@ -103,13 +73,8 @@ async def _pipe(reader, writer):
 
 
 class NetProxy:
-    def __init__(self, store, block: int, hosts_dir, endpoints_from=ENDPOINTS):
-        self.store = store
-        # The emulator keeps Endpoints; a real API server may refuse loopback addresses there, so
-        # with it the forwarders follow EndpointSlices, as kube-proxy does.
-        self.endpoints_from = endpoints_from
+    def __init__(self, hosts_dir):
         self._slices = {}         # (ns, slice name) -> (service name, {port_name: [(ip, port)]})
-        self.pool = AddressPool(f"127.{block}.0.1", 128 * 256 - 2)
         self.hosts_dir = Path(hosts_dir)
         if self.hosts_dir.is_file():  # left by an older sandbox layout
             self.hosts_dir.unlink()
@@ -122,50 +87,17 @@ class NetProxy:
         self._sync_pending = set()
         self._sync_lock = asyncio.Lock()
 
-    # --- admission: ClusterIP allocation -------------------------------------------------
-    def admit_service(self, operation, obj, old):
-        spec = obj.setdefault("spec", {})
-        spec.setdefault("type", "ClusterIP")
-        spec.setdefault("sessionAffinity", "None")
-        for p in spec.get("ports") or []:
-            p.setdefault("protocol", "TCP")
-            p.setdefault("targetPort", p.get("port"))
-        old_ip = ((old or {}).get("spec") or {}).get("clusterIP")
-        if old_ip and not spec.get("clusterIP"):
-            spec["clusterIP"] = old_ip
-        ip = spec.get("clusterIP")
-        if not ip:
-            ip = self.pool.allocate()
-            spec["clusterIP"] = ip
-        elif ip != "None" and ip != old_ip:
-            if not self.pool.contains(ip):
-                raise ApiError(422, "Invalid", f'Service "{obj["metadata"].get("name")}" is invalid: spec.clusterIP: Invalid value: "{ip}": '
-                               "provided IP is not in the valid range")
-            self.pool.claim(ip)
-        spec["clusterIPs"] = [ip]
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
-
-    # --- store events ---------------------------------------------------------------------
+    # --- watch events ---------------------------------------------------------------------
     def on_event(self, event, gvr, obj):
         if gvr == SERVICES:
             key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
             if event == "DELETED":
                 self._services.pop(key, None)
-                ip = obj.get("spec", {}).get("clusterIP")
-                if ip and ip != "None":
-                    self.pool.release(ip)
             else:
                 self._services[key] = obj
             self._schedule_sync(key)
             self._schedule_hosts()
-        elif gvr == ENDPOINTS == self.endpoints_from:
-            key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
-            if event == "DELETED":
-                self._endpoints.pop(key, None)
-            else:
-                self._endpoints[key] = _endpoint_targets(obj)
-        elif gvr == ENDPOINTSLICES == self.endpoints_from:
+        elif gvr == ENDPOINTSLICES:
             self._on_slice(event, obj)
 
     def _on_slice(self, event, obj):
@@ -189,25 +121,6 @@ class NetProxy:
         if len(ports) == 1:
             return next(iter(ports.values()))
         return []
-
-    def resolve(self, namespace, name, port):
-        """services/proxy target: (ip, port) for a Service port given by name or number."""
-        svc = self._services.get((namespace, name))
-        if svc is None:
-            return None
-        spec_ports = svc.get("spec", {}).get("ports") or []
-        chosen = None
-        for p in spec_ports:
-            if port in (None, "") or str(p.get("port")) == str(port) or p.get("name") == port:
-                chosen = p
-                break
-        if chosen is None:
-            return None
-        ip = svc["spec"].get("clusterIP")
-        if ip and ip != "None":
-            return ip, int(chosen["port"])
-        targets = self.ready_targets((namespace, name), chosen.get("name", ""))
-        return targets[0] if targets else None
 
     # --- listeners ------------------------------------------------------------------------
     def _schedule_sync(self, key):
@@ -284,16 +197,6 @@ class NetProxy:
         for fwd in self._forwarders.values():
             fwd.server.close()
         self._forwarders.clear()
-
-
-def _endpoint_targets(endpoints):
-    """{port name: [(ip, port)]} of the ready addresses of an Endpoints object."""
-    targets = {}
-    for subset in endpoints.get("subsets") or []:
-        ips = [a["ip"] for a in subset.get("addresses") or [] if a.get("ip")]
-        for p in subset.get("ports") or []:
-            targets.setdefault(p.get("name", ""), []).extend((ip, int(p["port"])) for ip in ips)
-    return targets
 
 
 def _slice_targets(endpoint_slice):

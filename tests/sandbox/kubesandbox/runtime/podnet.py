@@ -2,7 +2,7 @@
 ours, with its own address on a bridge of ours.
 
 The real API server refuses loopback addresses in EndpointSlices and Endpoints ("may not be in the
-loopback range"), so pods cannot share 127.0.0.0/8 as they do with the emulator. Each sandbox takes
+loopback range"), so pods cannot share 127.0.0.0/8. Each sandbox takes
 two /24s of 198.18.0.0/15, the range set aside for testing network devices (RFC 2544), so they can
 never be anybody's real hosts:
 
