@@ -48,8 +48,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Metrics are queried (read only), but nothing is waited for, no webhook is called and
-      neither status nor events are written; RV(failed_checks) is the predicted count.
+    details: Nothing is measured, waited for, called or written. The module returns RV(plan), what
+      the analysis would do at each weight, instead of a judgement that a dry run cannot make (a
+      canary it never scaled up has no traffic to measure).
   diff_mode:
     support: none
   idempotent:
@@ -271,12 +272,12 @@ EXAMPLES = r"""
 RETURN = r"""
 advanced:
   description: Whether this call shifted the weight or recorded it (O(set_weight)).
-  returned: always
+  returned: unless in check mode
   type: bool
   sample: true
 routed_to_primary:
   description: Whether this call routed all traffic to the primary (O(route_to_primary_on_failure)).
-  returned: always
+  returned: unless in check mode
   type: bool
   sample: false
 decided_at:
@@ -293,12 +294,12 @@ routed_at:
   sample: 1795730194.19
 passed:
   description: Whether every rollout hook and metric passed and no gate held the weight.
-  returned: always
+  returned: unless in check mode
   type: bool
   sample: true
 failed_checks:
   description: The Canary's cumulative failed checks after this tick.
-  returned: always
+  returned: unless in check mode
   type: int
   sample: 1
 threshold:
@@ -308,12 +309,12 @@ threshold:
   sample: 3
 threshold_reached:
   description: Whether RV(failed_checks) reached the threshold; time to roll back.
-  returned: always
+  returned: unless in check mode
   type: bool
   sample: false
 revision_changed:
   description: Whether the target no longer matches O(revision); nothing was measured.
-  returned: always
+  returned: unless in check mode
   type: bool
   sample: false
 revision:
@@ -323,12 +324,12 @@ revision:
   sample: 9c1d52e07a4b3f60
 rollback_requested:
   description: Whether a C(rollback) hook asked to roll back now; nothing was measured.
-  returned: always
+  returned: unless in check mode
   type: bool
   sample: false
 waiting:
   description: Whether a C(confirm-traffic-increase) hook held the weight (not a failed check).
-  returned: always
+  returned: unless in check mode
   type: bool
   sample: false
 weight:
@@ -338,7 +339,7 @@ weight:
   sample: 10
 steps:
   description: With O(weights), one entry per weight that was reached, in order.
-  returned: when O(weights) is given
+  returned: when O(weights) is given, unless in check mode
   type: list
   elements: dict
   contains:
@@ -359,6 +360,49 @@ steps:
     msg:
       description: The last tick's line, as RV(msg).
       type: str
+plan:
+  description:
+    - In check mode, what the analysis would do instead of a judgement (nothing is measured, no
+      webhook is called).
+    - One entry per weight of O(weights) (or the one O(weight)) with the interval it waits, the
+      checks it runs and the webhooks it asks, the hooks around the analysis and the least time it
+      takes.
+  returned: in check mode
+  type: dict
+  contains:
+    steps:
+      description: One entry per weight, in order; empty with C(spec.skipAnalysis).
+      type: list
+      elements: dict
+      sample:
+        - weight: 10
+          wait_seconds: 30
+          checks: ["request-success-rate >= 99% over 1m", "request-duration <= 500ms over 1m"]
+          rollout_webhooks: [load-test]
+          rollback_webhooks: []
+          gates: []
+          msg: "weight 10: wait 30s, then run rollout hooks load-test, then check request-success-rate >= 99% over 1m; request-duration <= 500ms over 1m"
+    before_analysis:
+      description: Names of the C(confirm-rollout) and C(pre-rollout) hooks run before the first weight.
+      type: dict
+    before_promotion:
+      description: Names of the C(confirm-promotion) gates asked before the promotion.
+      type: dict
+    after_promotion:
+      description: Names of the C(post-rollout) hooks run after the promotion.
+      type: dict
+    promotion_primary_weights:
+      description: The primary's weights while traffic moves back in steps (C(stepWeightPromotion)); empty when it moves at once.
+      type: list
+      elements: int
+    threshold:
+      description: The failed checks that would roll the release back.
+      type: int
+    estimated_seconds:
+      description: The least time the analysis and promotion take (one interval per weight and per
+        promotion step), when every check passes the first time and no gate waits.
+      type: float
+      sample: 300
 gate_timed_out:
   description: With O(weights), whether a C(confirm-traffic-increase) gate stayed closed for
     O(confirm_timeout) seconds.
@@ -373,7 +417,7 @@ abandoned:
   sample: false
 metrics:
   description: One entry per metric of the Canary, in the Canary's order.
-  returned: always
+  returned: unless in check mode
   type: list
   elements: dict
   contains:
@@ -403,12 +447,12 @@ metrics:
 webhooks:
   description: The rollout and confirm-traffic-increase hooks called, as in
     P(progressive.delivery.canary_webhook#module)'s C(results).
-  returned: always
+  returned: unless in check mode
   type: list
   elements: dict
 events:
   description: The Kubernetes Event messages recorded (or that would be, in check mode).
-  returned: always
+  returned: unless in check mode
   type: list
   elements: str
   sample: ["Halt podinfo.test advancement success rate 53.42% < 99%"]
@@ -433,6 +477,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis impo
 from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import (
     ControllerWatch,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.dry_run import planned_release
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
 )
@@ -465,22 +510,21 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 )
 
 
-def advance_weight(client, canary, route, weight, check_mode):
+def advance_weight(client, canary, route, weight):
     """Shift the canary to ``weight`` and record it as Flagger does, once per weight.
 
     Doing this in the analysing call saves a module start per step; a retry of the same tick
     finds the weight set and the status at it, and writes nothing.
     """
-    routed = route_traffic(client, route, weight, check_mode=check_mode)
+    routed = route_traffic(client, route, weight)
     canary_obj = canary_status.read_canary(client, canary["namespace"], canary["name"])
     recorded = ((canary_obj or {}).get("status") or {}).get("canaryWeight")
     if canary_obj is None or (recorded == weight and not routed["changed"]):
         return routed["changed"]
-    if not check_mode:
-        canary_status.write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight},
-                                   known=canary_obj)
-        event_type, message = canary_status.event_message("advance", canary, weight=weight)
-        canary_status.emit_event(client, canary_obj, message, event_type=event_type)
+    canary_status.write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight},
+                               known=canary_obj)
+    event_type, message = canary_status.event_message("advance", canary, weight=weight)
+    canary_status.emit_event(client, canary_obj, message, event_type=event_type)
     return True
 
 
@@ -556,6 +600,8 @@ def run(module):
     canary, _obj = load_canary(params["canary"], params["name"], params["namespace"],
                                lambda: client)
     hide_url_secrets(module, canary["analysis"].get("webhooks"))
+    if module.check_mode:
+        return dry_run(canary, params)
     prometheus = dict((k, v) for k, v in (params["prometheus"] or {}).items() if v is not None)
     sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
     route = Route.for_canary(canary, api_version=params["traefik_api_version"])
@@ -569,17 +615,30 @@ def run(module):
         # The rollback decision and the traffic cut happen in one call: the canary's share drops
         # to 0 as soon as the decisive check is known, not a few task starts later.
         result["decided_at"] = time.time()
-        routed = route_traffic(client, route, 0, check_mode=module.check_mode)
+        routed = route_traffic(client, route, 0)
         result["routed_at"] = time.time()
         result["routed_to_primary"] = True
         result["changed"] = result.get("changed", False) or routed["changed"]
     return result
 
 
+def dry_run(canary, params):
+    """Check mode: what the analysis would do, not a judgement (nothing is measured)."""
+    weights = params["weights"] if params["weights"] is not None else [params["weight"]]
+    plan = planned_release(canary, weights, params["wait"])
+    ref = "{0}.{1}".format(canary["name"], canary["namespace"])
+    if canary.get("skip_analysis"):
+        msg = "Would skip the analysis of {0} (spec.skipAnalysis)".format(ref)
+    else:
+        msg = "Would analyse {0} at weights {1}, {2:g}s each (at least {3:g}s); {4} failed checks roll back".format(
+            ref, ", ".join(str(w) for w in weights), params["wait"], plan["estimated_seconds"], plan["threshold"])
+    return {"changed": bool(plan["steps"]), "plan": plan, "threshold": plan["threshold"],
+            "weight": weights[-1], "msg": msg}
+
+
 def run_step_loop(module, client, canary, route, prometheus, sender):
     """Every weight of O(weights) in this one process; see steps.run_steps."""
     params = module.params
-    check_mode = module.check_mode
     revision = params["revision"]
     first = [True]
 
@@ -590,16 +649,15 @@ def run_step_loop(module, client, canary, route, prometheus, sender):
             first[0] = False
             if revision and ClusterReader(client).target_revision(canary) != revision:
                 return False
-        return advance_weight(client, canary, route, weight, check_mode)
+        return advance_weight(client, canary, route, weight)
 
     def tick(weight):
         return run_tick(client, canary, weight, revision=revision, wait=params["wait"],
-                        prometheus=prometheus, sender=sender, check_mode=check_mode,
-                        traffic_gate=False)
+                        prometheus=prometheus, sender=sender, traffic_gate=False)
 
     gate = None
     hooks = canary["analysis"].get("webhooks") or []
-    if params["confirm_traffic_increase"] and not check_mode and any(
+    if params["confirm_traffic_increase"] and any(
             h.get("type") == "confirm-traffic-increase" for h in hooks):
         def gate():
             canary_obj = canary_status.read_canary(client, canary["namespace"], canary["name"])
@@ -608,7 +666,7 @@ def run_step_loop(module, client, canary, route, prometheus, sender):
             return asked["passed"], (asked["events"] or [asked["msg"]])[-1]
 
     renew = None
-    if params["lock"] and not check_mode:
+    if params["lock"]:
         lock = params["lock"]
         store = LeaseStore(client, canary["namespace"], lease_name_for(canary["name"]),
                            RetryPolicy(timeout=30))
@@ -619,7 +677,7 @@ def run_step_loop(module, client, canary, route, prometheus, sender):
     return run_steps(params["weights"], advance, tick, gate=gate, renew=renew,
                      # a closed gate is asked again every interval, at least every second
                      gate_timeout=params["confirm_timeout"], interval=max(params["wait"], 1.0),
-                     max_ticks_per_step=1 if check_mode else threshold + 1,
+                     max_ticks_per_step=threshold + 1,
                      abandoned=ControllerWatch())
 
 
@@ -630,11 +688,10 @@ def run_one_tick(module, client, canary, route, prometheus, sender):
     # reports revision_changed and the analysis restarts from weight 0.
     if params["set_weight"] and (not params["revision"] or
                                  ClusterReader(client).target_revision(canary) == params["revision"]):
-        advanced = advance_weight(client, canary, route, params["weight"], module.check_mode)
+        advanced = advance_weight(client, canary, route, params["weight"])
     result = run_tick(
         client, canary, params["weight"], revision=params["revision"], wait=params["wait"],
-        prometheus=prometheus, sender=sender, check_mode=module.check_mode,
-        traffic_gate=params["confirm_traffic_increase"],
+        prometheus=prometheus, sender=sender, traffic_gate=params["confirm_traffic_increase"],
     )
     result["advanced"] = advanced
     result["changed"] = result.get("changed", False) or advanced

@@ -201,18 +201,27 @@ def test_a_404_metric_template_from_the_cluster_is_evaluated(sandbox, namespace,
     assert result["passed"] is True
 
 
-def test_check_mode_changes_no_status_and_records_no_event(sandbox, namespace, tmp_path, load):
+def test_check_mode_plans_the_steps_instead_of_judging_and_writes_nothing(sandbox, namespace, tmp_path, load):
+    # A failing canary under load: a judgement would fail, a dry run only plans.
     build_world(sandbox, namespace, canary_manifest(namespace), loadtester=False,
                 canary_env={"SANDBOX_FAIL_RATE": "0.5"})
     load()
+    queries_before = prometheus_query_count(sandbox)
 
-    rc, result = run_task(sandbox, tmp_path, MODULE, tick(namespace), check=True)
+    args = {"name": "podinfo", "namespace": namespace, "weights": [10, 20], "wait": 7}
+    rc, result = run_task(sandbox, tmp_path, MODULE, args, check=True)
 
-    assert rc == 0, result
-    assert result["passed"] is False
-    assert result["failed_checks"] == 1  # predicted
+    assert rc == 0, result.get("msg")
+    assert "passed" not in result and "failed_checks" not in result
+    steps = result["plan"]["steps"]
+    assert [s["weight"] for s in steps] == [10, 20]
+    assert all(s["wait_seconds"] == 7 for s in steps)
+    assert steps[0]["checks"] == ["request-success-rate >= 99% over 10s", "request-duration <= 500ms over 10s"]
+    assert result["plan"]["estimated_seconds"] == 14
     assert canary_status(sandbox, namespace).get("failedChecks", 0) == 0
     assert canary_events(sandbox, namespace) == []
+    # Nothing was measured.
+    assert prometheus_query_count(sandbox) == queries_before
 
 
 def test_a_canary_missing_from_the_cluster_is_reported(sandbox, namespace, tmp_path):
