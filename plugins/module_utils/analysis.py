@@ -479,6 +479,23 @@ def hook_events(canary, hook_type, results):
     return events
 
 
+def _confirm_rollout_transition(client, canary, canary_obj, passed, events):
+    """A closed confirm-rollout gate puts the Canary in phase Waiting, and an open one back in
+    Progressing, as Flagger does; its events are written only at those changes ("Halt ... waiting
+    for approval" once when the wait starts, "Confirm-rollout check ... passed" when it ends), not
+    at every question. Returns the events to record."""
+    if client is None or canary_obj is None:
+        return events
+    phase = ((canary_obj.get("status") or {}).get("phase"))
+    if passed == (phase != "Waiting"):
+        # Still closed while Waiting, or open without having waited: nothing changes.
+        return []
+    new_phase = "Progressing" if passed else "Waiting"
+    canary_status.write_status(client, canary["namespace"], canary["name"], {"phase": new_phase},
+                               known=canary_obj)
+    return events
+
+
 def run_stage_hooks(client, canary, canary_obj, hook_type, sender, phase=None, checksum=None,
                     check_mode=False, record_events=True, count_failures=True,
                     event_message=None, event_type="Normal", tick_id=None):
@@ -512,6 +529,9 @@ def run_stage_hooks(client, canary, canary_obj, hook_type, sender, phase=None, c
                   results=summary["results"], not_called=summary["not_called"],
                   changed=bool(summary["results"]))
     events = hook_events(canary, hook_type, summary["results"])
+    if hook_type == "confirm-rollout" and summary["results"]:
+        events = _confirm_rollout_transition(client, canary, canary_obj, summary["passed"], events)
+        result["changed"] = result["changed"] or bool(events)
     if record_events and client is not None and canary_obj is not None:
         for event in events:
             _emit(client, canary, canary_obj, event, sender, check_mode)

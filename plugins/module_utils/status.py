@@ -64,6 +64,7 @@ STATUS_FIELDS = ("phase", "canaryWeight", "failedChecks", "iterations", "lastApp
 # Canary, ``{target}`` of the target Deployment, ``{primary}`` of its primary copy.
 EVENT_TEMPLATES = {
     "initialized": ("Normal", "Initialization done! {canary}"),
+    "suspended": ("Normal", "skipping canary run as object is suspended"),
     "new_revision": ("Normal", "New revision detected! Scaling up {target}"),
     "restart_analysis": ("Normal", "New revision detected! Restarting analysis for {target}"),
     "canary_not_ready": ("Normal", "Waiting for {target} rollout to finish: {detail}"),
