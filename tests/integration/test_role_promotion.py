@@ -32,7 +32,9 @@ def test_healthy_revision_is_promoted_step_by_step(sandbox, namespace, podinfo):
     advances = [int(m.rsplit(" ", 1)[1]) for m in events if m.startswith(f"Advance podinfo.{namespace} canary weight")]
     assert advances == [10, 20, 30, 40, 50]
     assert f"New revision detected! Scaling up podinfo.{namespace}" in events
-    assert f"Promotion completed! Scaling down podinfo.{namespace}" in events
+    assert events.index(f"Copying podinfo.{namespace} template spec to podinfo-primary.{namespace}") \
+        < events.index("Routing all traffic to primary") \
+        < events.index(f"Promotion completed! Scaling down podinfo.{namespace}")
     canary = get_json(sandbox, namespace, "canary", "podinfo")
     assert canary["status"]["phase"] == "Succeeded"
     assert canary["status"]["canaryWeight"] == 0
@@ -71,8 +73,10 @@ def test_step_weights_list_and_step_weight_promotion(sandbox, namespace, podinfo
     advances = [int(m.rsplit(" ", 1)[1]) for m in events if re.match(rf"Advance podinfo\.{namespace} canary weight", m)]
     assert advances == [5, 20, 60]
     # Flagger's stepWeightPromotion: from the last canary weight (60 -> primary 40) up by 50 to 100.
-    primary_steps = [int(w) for w in re.findall(r"primary (\d+)\)", result.stdout)]
+    primary_steps = [int(m.rsplit(" ", 1)[1]) for m in events
+                     if re.match(rf"Advance podinfo\.{namespace} primary weight", m)]
     assert primary_steps == [90, 100]
+    assert "Routing all traffic to primary" not in events
     assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.6": 200}
 
 
