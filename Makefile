@@ -6,7 +6,7 @@ SANDBOX_DIR ?= .sandbox
 export SANDBOX_DIR
 SANDBOX := PYTHONPATH=tests/sandbox $(PY) -m kubesandbox.cli
 
-.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean control-plane \
+.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean control-plane flagger \
 	changelog-lint docs docs-lint ee matrix matrix-sanity
 
 setup:
@@ -87,6 +87,11 @@ sandbox-status:
 ## scheduler and etcd pinned in tests/sandbox/controlplane; prints their directory last.
 control-plane:
 	@bash scripts/build_control_plane.sh
+
+## Builds (once, then cached outside the checkout) Flagger's controller and load tester pinned in
+## tests/sandbox/flagger; prints their directory last.
+flagger:
+	@bash scripts/build_flagger.sh
 
 clean: sandbox-down
 	rm -rf build tests/output

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the demo and the benchmarks need on a new Debian machine:
-# the Debian packages (Prometheus, hey, util-linux for unshare, iproute2, curl), the project venv
-# and the real control plane (built once per machine into a cache outside the checkout).
+# the Debian packages (Prometheus, hey, util-linux for unshare, iproute2, curl), the project venv,
+# the real control plane and Flagger (built once per machine into a cache outside the checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -34,3 +34,5 @@ fi
 
 # Cold, this takes minutes (it says what it builds); afterwards it only prints the cached directory.
 bash scripts/build_control_plane.sh >/dev/null
+# Flagger's load tester serves the sandbox's load-tester pods; its controller is the peer we compare with.
+bash scripts/build_flagger.sh >/dev/null
