@@ -104,7 +104,7 @@ def deploy_podinfo(sandbox, namespace, *, ingress=True, service_name="podinfo", 
 
 
 def deploy_loadtester(sandbox, namespace):
-    """Flagger's load tester (our compatible stand-in runs for its image) in `namespace`."""
+    """Flagger's load tester (the sandbox runs the real one for its image) in `namespace`."""
     docs = load_manifests(["loadtester-deployment.yaml", "loadtester-service.yaml"], namespace)
     sandbox.apply(yaml.safe_dump_all(docs), namespace=namespace)
     sandbox.kubectl("-n", namespace, "rollout", "status", "deployment/flagger-loadtester", "--timeout=60s")

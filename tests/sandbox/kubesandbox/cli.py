@@ -56,9 +56,10 @@ def cmd_up(args):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     # Built (or found in the cache) before the clock starts: a cold build takes minutes.
-    from .cluster.controlplane import binaries_dir
+    from .cluster import controlplane, flagger
     try:
-        daemon_args = ["--bin-dir", str(binaries_dir(os.environ))]
+        daemon_args = ["--bin-dir", str(controlplane.binaries_dir(os.environ)),
+                       "--flagger-bin-dir", str(flagger.binaries_dir(os.environ))]
     except RuntimeError as exc:
         print(f"sandbox did not start: {exc}", file=sys.stderr)
         return 1

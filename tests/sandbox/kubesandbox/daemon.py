@@ -209,6 +209,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="kubesandbox.daemon")
     parser.add_argument("--dir", required=True)
     parser.add_argument("--bin-dir", help="where etcd and the Kubernetes binaries are")
+    parser.add_argument("--flagger-bin-dir", help="where Flagger's loadtester is")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
@@ -216,7 +217,7 @@ def main(argv=None):
 
     async def _main():
         from .cluster.backend import ClusterDaemon  # it builds on BaseDaemon, defined here
-        return await ClusterDaemon(args.dir, args.bin_dir).run()
+        return await ClusterDaemon(args.dir, args.bin_dir, args.flagger_bin_dir).run()
 
     sys.exit(asyncio.run(_main()))
 

@@ -131,6 +131,7 @@ spec:
       containers:
       - name: loadtester
         image: ghcr.io/fluxcd/flagger-loadtester:0.34.0
+        command: ["./loadtester", "-port=8080", "-log-level=info", "-timeout=1h"]
         ports:
         - name: http
           containerPort: 8080

@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import os
 import time
+from pathlib import Path
 
 from ..daemon import READY_TIMEOUT, BaseDaemon, traefik_endpoint_slice
 from ..manifests import bootstrap_objects, collection_rbac, traefik_crds, traefik_rbac
@@ -19,6 +20,7 @@ from ..runtime.netproxy import ENDPOINTSLICES, SERVICES, NetProxy
 from ..runtime.podnet import PodNetwork
 from ..runtime.podrunner import PodRunner
 from ..faults import Faults, RequestLog
+from . import flagger
 from .apiproxy import ApiProxy
 from .apiproxy import serve as serve_proxy
 from .client import Api, ApiError, Informer
@@ -38,9 +40,11 @@ class ClusterDaemon(BaseDaemon):
     api_scheme = "https"
     extra_ports = 5  # etcd client and peer, controller manager, scheduler, API proxy
 
-    def __init__(self, root, bin_dir=None):
+    def __init__(self, root, bin_dir=None, flagger_bin_dir=None):
         super().__init__(root)
         self.bin_dir = bin_dir or binaries_dir(os.environ)
+        # Flagger's load tester serves the pods of its image.
+        self.flagger_bin_dir = Path(flagger_bin_dir or flagger.binaries_dir(os.environ))
         self.pki = Pki(self.layout.root / "pki")
         # The API server refuses loopback endpoint addresses: pods get namespaces and addresses of
         # their own, and the service range is made local, so the ClusterIP the API server hands out
@@ -59,7 +63,8 @@ class ClusterDaemon(BaseDaemon):
                                          [etcd_client, etcd_peer, self.api_port, kcm, scheduler], self.service_cidr)
         self.netproxy = NetProxy(self.layout.hosts)
         self.runner = PodRunner(self.layout.root, self.netproxy.hosts_file, self.pid_dir,
-                                resolv_conf=self.layout.root / "resolv.conf")
+                                resolv_conf=self.layout.root / "resolv.conf",
+                                loadtester=self.flagger_bin_dir / "loadtester")
         self.admin = self._api("admin")
         self.kubelet = Kubelet(self._api("kubelet"), self.runner, self.network)
         self.proxy_api = self._api("kube-proxy")

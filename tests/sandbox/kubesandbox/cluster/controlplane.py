@@ -28,22 +28,27 @@ UNUSED_CONTROLLERS = (
 )
 
 
-def binaries_dir(environ):
-    """The directory holding the four binaries: $KUBESANDBOX_CONTROL_PLANE_BIN, else what the build
-    script prints last (it builds only when its cache misses)."""
-    given = environ.get(BIN_DIR_ENV)
+def built_binaries_dir(script, env_var, binaries, environ):
+    """The directory holding `binaries`: $`env_var`, else what the build script prints last (it
+    builds only when its cache misses)."""
+    given = environ.get(env_var)
     if given:
         path = Path(given)
     else:
-        done = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        done = subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"{BUILD_SCRIPT} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+            raise RuntimeError(f"{script} failed ({done.returncode}):\n{done.stderr[-3000:]}")
         path = Path(done.stdout.strip().splitlines()[-1])
-    missing = [b for b in BINARIES if not (path / b).is_file()]
+    missing = [b for b in binaries if not (path / b).is_file()]
     if missing:
         raise RuntimeError(f"{path} lacks {', '.join(missing)}")
     return path
+
+
+def binaries_dir(environ):
+    """The directory holding the four binaries: $KUBESANDBOX_CONTROL_PLANE_BIN, else the build's."""
+    return built_binaries_dir(BUILD_SCRIPT, BIN_DIR_ENV, BINARIES, environ)
 
 
 def _insecure_context():

@@ -173,6 +173,7 @@ class LocalPods:
         image = c.get("image", "")
         port = next((p.get("containerPort") for p in c.get("ports") or []), None) or default_port(image)
         st.process = self.runner.start(PodSpec(namespace=ns, name=name, ip=st.ip, image=image, port=int(port), env=env,
+                                               command=c.get("command") or [], args=c.get("args") or [],
                                                netns=st.netns))
         st.probe_task = asyncio.get_running_loop().create_task(self._probe_loop((ns, name)))
 

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 LOADTESTER_IMAGE = "ghcr.io/fluxcd/flagger-loadtester"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+VENV_BIN = str(Path(sys.executable).parent)
 MAX_BACKOFF = 10.0
 
 
@@ -29,15 +30,27 @@ def image_version(image):
     return last.split(":", 1)[1] if ":" in last else "latest"
 
 
-def program_for(image, ip, port):
-    """The container image decides which of our apps plays the pod's part."""
-    if image.split(":", 1)[0].split("@", 1)[0] == LOADTESTER_IMAGE:
-        return [sys.executable, "-m", "kubesandbox.apps.loadtester", "--host", ip, "--port", str(port)]
+def image_name(image):
+    """`ghcr.io/fluxcd/flagger-loadtester:0.34.0` -> `ghcr.io/fluxcd/flagger-loadtester`."""
+    return image.split(":", 1)[0].split("@", 1)[0]
+
+
+def program_for(image, ip, port, loadtester=None, command=(), args=()):
+    """The container image decides what plays the pod's part: Flagger's own load tester for its
+    image, started the way its image and the container's `command`/`args` say (the image's
+    entrypoint is `./loadtester`, with Flagger's defaults), else our sample app."""
+    if image_name(image) == LOADTESTER_IMAGE:
+        if loadtester is None:
+            raise RuntimeError(f"no loadtester binary to run {image}")
+        argv = [*(command or ["./loadtester"]), *(args or [])]
+        if Path(argv[0]).name == "loadtester":
+            argv[0] = str(loadtester)
+        return argv
     return [sys.executable, "-m", "kubesandbox.apps.podinfo", "--host", ip, "--port", str(port), "--version", image_version(image)]
 
 
 def default_port(image):
-    return 8080 if image.split(":", 1)[0] == LOADTESTER_IMAGE else 9898
+    return 8080 if image_name(image) == LOADTESTER_IMAGE else 9898
 
 
 @dataclass
@@ -48,6 +61,9 @@ class PodSpec:
     image: str
     port: int
     env: dict = field(default_factory=dict)
+    # The container's `command` and `args`, for the images whose program honours them.
+    command: list = field(default_factory=list)
+    args: list = field(default_factory=list)
     # With the real control plane each pod has a network namespace of its own (runtime/podnet.py).
     netns: str | None = None
 
@@ -70,13 +86,14 @@ class PodRunner:
     controller can update the Pod's status.
     """
 
-    def __init__(self, sandbox_dir, hosts_file, pid_dir, on_change=None, resolv_conf=None):
+    def __init__(self, sandbox_dir, hosts_file, pid_dir, on_change=None, resolv_conf=None, loadtester=None):
         self.log_dir = Path(sandbox_dir) / "logs" / "pods"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.hosts_file = hosts_file  # namespace -> path of the hosts file its pods mount
         # Mounted over /etc/resolv.conf of pods in network namespaces (see podnet.write_resolv_conf).
         self.resolv_conf = resolv_conf
         self.pid_dir = pid_dir
+        self.loadtester = loadtester  # Flagger's loadtester binary (cluster/flagger.py)
         self.on_change = on_change or (lambda *a: None)
         self.pods: dict[tuple[str, str], PodProcess] = {}
 
@@ -88,7 +105,8 @@ class PodRunner:
 
     def _environment(self, spec):
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            # The venv's kubectl first: the load tester's image carries one for `kubectl` webhooks.
+            "PATH": os.pathsep.join([VENV_BIN, os.environ.get("PATH", "/usr/bin:/bin")]),
             "HOME": os.environ.get("HOME", "/"),
             "LANG": "C.UTF-8",
             "PYTHONPATH": PACKAGE_ROOT,
@@ -113,11 +131,14 @@ class PodRunner:
         pp.task = asyncio.get_running_loop().create_task(self._supervise(pp))
         return pp
 
+    def _program(self, spec):
+        return program_for(spec.image, spec.ip, spec.port, self.loadtester, spec.command, spec.args)
+
     async def _spawn(self, pp):
         spec = pp.spec
         argv = [
             "unshare", "--mount", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(self.hosts_file(spec.namespace)),
-            *program_for(spec.image, spec.ip, spec.port),
+            *self._program(spec),
         ]
         if spec.netns:
             mounts = ['mount --bind "$0" /etc/hosts']
@@ -126,7 +147,7 @@ class PodRunner:
                 mounts.append('mount --bind "$1" /etc/resolv.conf && shift')
                 files.append(str(self.resolv_conf))
             argv = [*PodNetwork.enter(spec.netns), "unshare", "--mount", "sh", "-c",
-                    " && ".join(mounts) + ' && exec "$@"', *files, *program_for(spec.image, spec.ip, spec.port)]
+                    " && ".join(mounts) + ' && exec "$@"', *files, *self._program(spec)]
         logf = open(self.log_path(spec.namespace, spec.name), "ab")
         try:
             pp.proc = await asyncio.create_subprocess_exec(
@@ -142,7 +163,7 @@ class PodRunner:
         while not pp.stopping:
             try:
                 await self._spawn(pp)
-            except OSError as exc:
+            except (OSError, RuntimeError) as exc:
                 log.error("cannot start pod %s/%s: %s", pp.spec.namespace, pp.spec.name, exc)
                 pp.last_exit_code = 127
             else:
