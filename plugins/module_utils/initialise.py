@@ -374,10 +374,40 @@ class Initialiser(object):
 
     def ensure_traefik_service(self):
         if self.route_plan.exists:
+            self._ensure_traefik_service_metadata()
             return
         self._record("TraefikService", self.route.name, "created", None,
                      {"spec": self.route_plan.desired_spec})
         apply_route(self.route_plan, check_mode=self.check_mode)
+
+    def _ensure_traefik_service_metadata(self):
+        """The apex labels and annotations, added to a TraefikService that lacks them (as Flagger
+        keeps them on it); its other labels and annotations and its weights stay as they are."""
+        wanted = {"labels": self.route.labels, "annotations": self.route.annotations}
+
+        def missing(obj):
+            meta = obj.get("metadata") or {}
+            return {field: {k: v for k, v in values.items() if (meta.get(field) or {}).get(k) != v}
+                    for field, values in wanted.items()}
+
+        if not any(missing(self.route_plan.current).values()):
+            return
+        before = {field: (self.route_plan.current["metadata"].get(field) or {}) for field in wanted}
+        self._record("TraefikService", self.route.name, "updated", {"metadata": before},
+                     {"metadata": wanted})
+        if self.check_mode:
+            return
+
+        def mutate(obj):
+            todo = missing(obj)
+            if not any(todo.values()):
+                return None
+            for field, values in todo.items():
+                if values:
+                    obj["metadata"].setdefault(field, {}).update(values)
+            return obj
+
+        replace_with_retry(self.route_plan.resource, self.namespace, self.route.name, mutate)
 
     def ensure_primary_hpa(self):
         if self.hpa is None:

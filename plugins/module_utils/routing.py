@@ -43,7 +43,7 @@ class Route(object):
     """Which TraefikService carries the traffic and which Services it splits between."""
 
     def __init__(self, namespace, name, primary_service=None, canary_service=None, port=None,
-                 api_version=None):
+                 api_version=None, metadata=None):
         self.namespace = require_dns_label("namespace", namespace)
         self.name = require_dns_label("name", name)
         # The TraefikService shares the apex Service's name (spec.service.name), so the two
@@ -58,6 +58,11 @@ class Route(object):
                 "primary_service and canary_service must differ; both are {0}".format(
                     self.primary_service))
         self.port = normalize_port(port)
+        # Labels and annotations a TraefikService created here carries (a Canary's
+        # spec.service.apex, as Flagger puts them on the TraefikService too).
+        metadata = metadata or {}
+        self.labels = dict(metadata.get("labels") or {})
+        self.annotations = dict(metadata.get("annotations") or {})
         self.requested_api_version = api_version
         # The group/version found served by the first plan; a loop that routes the same
         # TraefikService again does not ask discovery on every write.
@@ -70,7 +75,8 @@ class Route(object):
         return cls(canary["namespace"], names["traefik_service"],
                    primary_service=names["primary_service"],
                    canary_service=names["canary_service"],
-                   port=canary["service"].get("port"), api_version=api_version)
+                   port=canary["service"].get("port"), api_version=api_version,
+                   metadata=(canary["service"].get("metadata") or {}).get("apex"))
 
     def describe(self):
         return "TraefikService {0}/{1}".format(self.namespace, self.name)
@@ -145,7 +151,7 @@ def apply_route(plan, check_mode=False):
         return plan.current
     if plan.current is None:
         body = build_traefik_service(route.name, route.namespace, plan.api_version,
-                                     plan.desired_spec)
+                                     plan.desired_spec, route.labels, route.annotations)
         return create_object(plan.resource, route.namespace, body)
 
     def mutate(obj):

@@ -62,11 +62,13 @@ def build_weighted_spec(primary_service, canary_service, port, primary_weight, c
     return {"weighted": {"services": services}}
 
 
-def build_traefik_service(name, namespace, api_version, spec, labels=None):
+def build_traefik_service(name, namespace, api_version, spec, labels=None, annotations=None):
     """A complete TraefikService object for creation."""
     metadata = {"name": name, "namespace": namespace}
     if labels:
         metadata["labels"] = dict(labels)
+    if annotations:
+        metadata["annotations"] = dict(annotations)
     return {
         "apiVersion": api_version,
         "kind": "TraefikService",

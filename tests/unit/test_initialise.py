@@ -21,6 +21,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.initialise im
     owner_reference,
     selector_label,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import Route
+from ansible_collections.progressive.delivery.plugins.module_utils.traefik import build_traefik_service
 
 from seed_manifests import SEED_CANARY
 
@@ -80,6 +82,24 @@ def test_services_take_their_names_from_spec_service_name():
     obj["spec"]["service"]["name"] = "frontend"
     names = [s["metadata"]["name"] for s in build_services(parse_canary(obj), TARGET)]
     assert names == ["frontend", "frontend-primary", "frontend-canary"]
+
+
+def test_apex_metadata_goes_on_the_apex_service_and_the_traefik_service():
+    """As in Flagger's Traefik router: spec.service.apex labels and annotations on both."""
+    obj = yaml.safe_load(SEED_CANARY)
+    obj["spec"]["service"]["apex"] = {"labels": {"test": "test-label"},
+                                      "annotations": {"test": "test-annotation"}}
+    canary = parse_canary(obj)
+    services = {s["metadata"]["name"]: s for s in build_services(canary, TARGET)}
+    assert services["podinfo"]["metadata"]["labels"] == {"app": "podinfo", "test": "test-label"}
+    assert services["podinfo"]["metadata"]["annotations"] == {"test": "test-annotation"}
+    assert "annotations" not in services["podinfo-canary"]["metadata"]
+    route = Route.for_canary(canary)
+    body = build_traefik_service(route.name, "test", "traefik.io/v1alpha1", {"weighted": {}},
+                                 route.labels, route.annotations)
+    assert body["metadata"] == {"name": "podinfo", "namespace": "test", "labels": {"test": "test-label"},
+                                "annotations": {"test": "test-annotation"}}
+    assert Route.for_canary(parse_canary(yaml.safe_load(SEED_CANARY))).labels == {}
 
 
 def test_primary_hpa_scales_the_primary_with_overrides():
