@@ -81,6 +81,9 @@ def sandbox_from_env_file(env_file):
 
 def ansible_env(sb, **extra):
     env = sb.process_env()  # the sandbox's variables, the venv's bin first in PATH
+    # Releases run as the least-privilege ServiceAccount of rbac/, as users run them (AWX, CI);
+    # kubectl (setting up the apps, changing images) stays the sandbox's admin.
+    env["KUBECONFIG"] = sb.env.get("SANDBOX_COLLECTION_KUBECONFIG") or sb.kubeconfig
     env.update({
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
@@ -442,8 +445,13 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
-def api_requests(sb, since_index):
-    return sb.requests(since=since_index)
+def collection_requests(sb, since_index, start, end):
+    """The collection's API requests between two times, from the request log of the sandbox's API
+    proxy. Only users' clients go through that proxy (Traefik, the controllers and the kubelet talk
+    to kube-apiserver directly), and the log keeps no identity, so the benchmark's own kubectl calls
+    as the admin are told apart by their user agent."""
+    return [e for e in sb.requests(since=since_index)
+            if start <= e["time"] <= end and not e.get("user_agent", "").startswith("kubectl")]
 
 
 def normalise_path(path):

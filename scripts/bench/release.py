@@ -5,8 +5,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from common import (Load, PromSampler, canary_run, deploy_podinfo, median, normalise_path, set_image,
-                    wait_rollout, write_canary)
+from common import (Load, PromSampler, canary_run, collection_requests, deploy_podinfo, median, normalise_path,
+                    set_image, wait_rollout, write_canary)
 
 NAMESPACE = "bench-release"
 INTERVAL = 2.0
@@ -105,8 +105,7 @@ def measure(sb, workdir, log):
         out["outside_breakdown"] = outside.most_common(8)
 
         # --- figure 4: API requests and Prometheus queries of the step loop ---
-        entries = [e for e in sb.requests(since=since)
-                   if loop_start <= e["time"] <= loop_end and not e.get("user_agent", "").startswith("traefik")]
+        entries = collection_requests(sb, since, loop_start, loop_end)
         by_path = Counter("{0} {1}".format(e["verb"].upper(), normalise_path(e["path"])) for e in entries)
         out["api_per_step"] = len(entries) / n
         out["api_by_path"] = [(k, v / n) for k, v in by_path.most_common()]
@@ -114,9 +113,9 @@ def measure(sb, workdir, log):
         out["prom_queries"] = queries
         out["prom_per_metric_tick"] = queries / (ticks_total * METRICS) if queries is not None else None
         out["prom_per_metric_step"] = queries / (n * METRICS) if queries is not None else None
-        all_release = [e for e in sb.requests(since=since)
-                       if run.started <= e["time"] <= run.ended and not e.get("user_agent", "").startswith("traefik")]
+        all_release = collection_requests(sb, since, run.started, run.ended)
         out["api_release_total"] = len(all_release)
+        out["api_user_agents"] = Counter(e.get("user_agent") or "none" for e in all_release).most_common()
 
     # --- figure 7: runs that find nothing new ---
     walls, changed = [], []

@@ -50,10 +50,11 @@ EXPLANATIONS = {
        "and time of every answer. Reaction = time of the last answer from the canary minus the moment the "
        "decisive `canary_analysis` call knew the threshold was reached (its `decided_at`; that call "
        "routes the traffic to the primary itself). Resolution = mean gap between canary answers before.",
-    4: "Requests in the sandbox's API request log (Traefik's own watches excluded) during the step loop "
-       "of the healthy release, divided by the steps; Prometheus queries (its `prometheus_http_requests_total` "
-       "counter for `/api/v1/query` and `/api/v1/query_range`, sampled every 0.1 s) during the step loop, "
-       "divided by steps × metrics.",
+    4: "Requests of the collection in the request log of the sandbox's API proxy (the proxy in front of "
+       "kube-apiserver that users' clients go through; the benchmark's own kubectl calls left out by user "
+       "agent) during the step loop of the healthy release, divided by the steps; Prometheus queries (its "
+       "`prometheus_http_requests_total` counter for `/api/v1/query` and `/api/v1/query_range`, sampled "
+       "every 0.1 s) during the step loop, divided by steps × metrics.",
     5: "K releases of different apps (namespaces `bench-scale-1..K`, 3 steps each: stepWeight 10 to 30, "
        "interval 2 s, 10 rps load each) in one `ansible-playbook` run: K inventory hosts with "
        "`ansible_connection: local`, `ANSIBLE_FORKS=K`, the role once per host. Ratio = wall time at K / "
@@ -172,6 +173,9 @@ def details(results):
                    "analysis ticks × 2 metrics ({3} per metric per tick).".format(
                        r["api_release_total"], fmt(r["prom_queries"], "{0:.0f}"), r["ticks"],
                        fmt(r["prom_per_metric_tick"])))
+        if r.get("api_user_agents"):
+            out.append("\nUser agents of the release's requests: {0}.".format(", ".join(
+                "`{0}` {1}".format(agent, count) for agent, count in r["api_user_agents"])))
     r = results.get(3)
     if r and "error" not in r:
         out.append("\n### 3. Rollback reaction, split\n")
@@ -231,8 +235,11 @@ def kept_history(path):
 def write_doc(path, info, command, table, results, elapsed):
     history = kept_history(path)
     text = ["# Performance", "",
-            "Figures of issue 6, measured by `make bench` on the local sandbox (emulated Kubernetes API, "
-            "real Traefik, real Prometheus). Regenerate with the command below; the file is overwritten up "
+            "Figures of issue 6, measured by `make bench` on the local sandbox: a real Kubernetes control "
+            "plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) with the sandbox's own "
+            "kubelet, real Traefik and real Prometheus. Releases run as the least-privilege ServiceAccount "
+            "of `rbac/`; API request counts come from the request log of the sandbox's API proxy, which "
+            "users' clients go through. Regenerate with the command below; the file is overwritten up "
             "to the section \"{0}\", which is kept.".format(HISTORY_HEADING[3:]), "",
             "- Command: `{0}`".format(command),
             "- Date: {0}".format(info["date"]),
