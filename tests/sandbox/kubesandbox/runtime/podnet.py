@@ -92,6 +92,10 @@ class PodNetwork:
             _ip("-n", name, "link", "set", "eth0", "up")
             _ip("-n", name, "link", "set", "lo", "up")
             _ip("-n", name, "route", "add", "default", "via", self.gateway)
+            # The address may have been a removed pod's. Under load the host was seen to keep
+            # sending to that pod's MAC address until its neighbour entry expired (half a minute of
+            # a pod that answers inside its namespace but not to probes, Traefik or Services).
+            _ip("neigh", "flush", "to", ip, "dev", self.bridge, check=False)
         except RuntimeError:
             self.remove_pod(name)
             raise
