@@ -308,10 +308,12 @@ def _emit(client, canary, canary_obj, event, sender, check_mode):
 
 def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sender=None,
              check_mode=False, provider_factory=PrometheusProvider, sleep=time.sleep,
-             traffic_gate=True, tick_id=None):
+             traffic_gate=True, tick_id=None, before_write=None):
     """Run one analysis tick at ``weight`` and return the module's result dict.
 
     ``tick_id`` names this call's check (one is made up when not given); see count_failed_check.
+    ``before_write()`` (optional) is called after the measurement, before the tick writes the
+    status or an Event; it raises to stop the tick there (the run that started it is gone).
     """
     namespace, name = canary["namespace"], canary["name"]
     threshold = canary["analysis"]["threshold"]
@@ -371,6 +373,8 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
             asked = [r for r in rollback["results"] if r["passed"]][0]
             event = canary_status.event_message("rollback_check_passed", canary,
                                                 hook=asked["name"])
+            if before_write is not None:
+                before_write()
             _emit(client, canary, canary_obj, event, sender, check_mode)
             result["events"].append(event[1])
             result.update(rollback_requested=True, msg="weight {0}: {1}: rollback requested".format(
@@ -400,6 +404,8 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
 
     outcome, failure = judge_tick(hooks_summary, metrics, gate_summary)
     summary = metric_summary(metrics)
+    if before_write is not None:
+        before_write()
 
     if outcome == PASSED:
         changed, _before, after = update_status_guarded(

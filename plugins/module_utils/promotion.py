@@ -6,7 +6,8 @@ traffic goes to the primary and the canary is scaled to zero.
 
 Everything that can be refused (missing Deployments, missing ConfigMaps/Secrets, a foreign
 TraefikService) is checked before the first write. Routing changes only after the primary has
-rolled out, so a primary that never becomes ready leaves traffic where it was.
+rolled out, so a primary that never becomes ready leaves traffic where it was; nor does it change
+when the run that started the promotion died during that wait (see controller_watch).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,7 +50,7 @@ POLL_SECONDS = 1.0
 
 class Promotion(object):
     def __init__(self, client, namespace, name, timeout, route, clock=time.monotonic,
-                 sleep=time.sleep, route_traffic=True, scale_down=True):
+                 sleep=time.sleep, route_traffic=True, scale_down=True, before_write=None):
         self.client = client
         self.namespace = require_dns_label("namespace", namespace)
         self.name = require_dns_label("name", name)
@@ -64,6 +65,10 @@ class Promotion(object):
         self.scale_down = scale_down
         self.clock = clock
         self.sleep = sleep
+        # Called before the first write and again after the primary's rollout, before routing and
+        # scaling down: it raises when the run that started the promotion is gone, and the next
+        # run finishes the promotion.
+        self.before_write = before_write
         self.deployments = get_resource(client, "apps/v1", "Deployment")
         self.resources = {
             "ConfigMap": get_resource(client, "v1", "ConfigMap"),
@@ -187,6 +192,8 @@ class Promotion(object):
             result["timings"] = {}
             return result
 
+        if self.before_write is not None:
+            self.before_write()
         if config_writes:
             self.actions.append("Copying {0} to the primary's copies".format(", ".join(
                 "{0} {1}".format(kind, wanted["metadata"]["name"]) for kind, wanted, _current in config_writes)))
@@ -207,6 +214,8 @@ class Promotion(object):
                         self.primary, set_template)
         self.actions.append("Waiting for {0} rollout to finish".format(self._ref(self.primary)))
         self.actions.append(self._timed("primary_rollout", self._wait_for_primary))
+        if self.before_write is not None:
+            self.before_write()
         if route_changed:
             self.actions.append("Routing all traffic to primary")
             self._timed("routing", apply_route, route_plan)
@@ -233,10 +242,11 @@ def _seconds(value):
 
 def promote(client, namespace, name, timeout, traefik_service=None, primary_service=None,
             canary_service=None, port=None, api_version=None, check_mode=False,
-            route_traffic=True, scale_down=True):
+            route_traffic=True, scale_down=True, watch=None):
     # The TraefikService is named after spec.service.name (Flagger's default for it is the
     # target's name); the Services it splits between are named after the TraefikService.
     route = Route(namespace, traefik_service or name, primary_service=primary_service,
                   canary_service=canary_service, port=port, api_version=api_version)
+    waits = {} if watch is None else {"sleep": watch.sleep, "before_write": watch.check}
     return Promotion(client, namespace, name, timeout, route, route_traffic=route_traffic,
-                     scale_down=scale_down).run(check_mode=check_mode)
+                     scale_down=scale_down, **waits).run(check_mode=check_mode)

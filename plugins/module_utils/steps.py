@@ -13,6 +13,10 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import (
+    RunGone,
+)
+
 # Keys of a tick result that end the loop, whatever the weight.
 _STOPPING = ("threshold_reached", "revision_changed", "rollback_requested")
 
@@ -35,10 +39,6 @@ class Renewal(object):
             self.count += 1
 
 
-class _Abandoned(Exception):
-    """The run that started the loop is gone; nobody will act on what the loop decides."""
-
-
 def run_steps(weights, advance, tick, gate=None, renew=None, gate_timeout=0, interval=0,
               max_ticks_per_step=None, sleep=time.sleep, clock=time.monotonic, abandoned=None):
     """Analyse at each of ``weights`` in turn and return the result of the last tick with ``steps``.
@@ -49,7 +49,9 @@ def run_steps(weights, advance, tick, gate=None, renew=None, gate_timeout=0, int
     - ``tick(weight)`` waits one interval, measures and returns a canary_analysis tick result.
     - ``renew()`` (optional) is called before every gate question and tick.
     - ``abandoned()`` (optional) returns why the loop must stop (its run was killed) or None;
-      it is asked before every weight change, gate question and tick.
+      it is asked before every weight change, gate question and tick. ``tick``, ``advance``,
+      ``gate`` and ``sleep`` may also raise RunGone (a tick that finds the run gone when its wait
+      ends, before it writes what it measured).
 
     A weight is left when its tick passed; the loop stops at the first tick that reached the
     threshold, saw the target change or was asked to roll back, and after ``max_ticks_per_step``
@@ -63,7 +65,7 @@ def run_steps(weights, advance, tick, gate=None, renew=None, gate_timeout=0, int
     def before_each():
         reason = abandoned() if abandoned is not None else None
         if reason:
-            raise _Abandoned(reason)
+            raise RunGone(reason)
         if renew is not None:
             renew()
 
@@ -94,7 +96,7 @@ def run_steps(weights, advance, tick, gate=None, renew=None, gate_timeout=0, int
                           "msg": last.get("msg", "")})
             if not last.get("passed"):
                 break
-    except _Abandoned as exc:
+    except RunGone as exc:
         result = dict(state["last"] or {}, passed=False, abandoned=True,
                       weight=state["weight"], msg="stopped at weight {0}: {1}".format(
                           state["weight"], exc))

@@ -39,9 +39,10 @@ description:
     This saves a module start per step, which on a busy controller costs more than a short
     interval.
   - A step loop whose ansible-playbook run has died (a killed or cancelled job; ansible-core's
-    workers outlive their controller) stops before its next write and leaves the weight where it
-    is, as any interrupted run does, so the next run resumes or rolls back from there and is not
-    held off by a lock the dead run would go on renewing (RV(abandoned)).
+    workers outlive their controller) stops before its next write, within a second when it is
+    waiting for an interval to end, and leaves the weight where it is, as any interrupted run
+    does, so the next run resumes or rolls back from there and is not held off by a lock the dead
+    run would go on renewing (RV(abandoned)).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
@@ -591,6 +592,8 @@ def validate_weights(params):
 
 def run(module):
     params = module.params
+    # The process tree as it is when the module starts, to notice later that the run is gone.
+    watch = ControllerWatch()
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"))
     validate_weights(params)
@@ -606,12 +609,15 @@ def run(module):
     sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
     route = Route.for_canary(canary, api_version=params["traefik_api_version"])
     if params["weights"] is not None:
-        result = run_step_loop(module, client, canary, route, prometheus, sender)
+        result = run_step_loop(module, client, canary, route, prometheus, sender, watch)
     else:
         result = run_one_tick(module, client, canary, route, prometheus, sender)
     result["routed_to_primary"] = False
-    if params["route_to_primary_on_failure"] and (
+    if params["route_to_primary_on_failure"] and not result.get("abandoned") and (
             result.get("threshold_reached") or result.get("rollback_requested")):
+        # A step loop whose run is gone leaves the weight where it is, as any killed run does.
+        if params["weights"] is not None:
+            watch.check()
         # The rollback decision and the traffic cut happen in one call: the canary's share drops
         # to 0 as soon as the decisive check is known, not a few task starts later.
         result["decided_at"] = time.time()
@@ -636,8 +642,12 @@ def dry_run(canary, params):
             "weight": weights[-1], "msg": msg}
 
 
-def run_step_loop(module, client, canary, route, prometheus, sender):
-    """Every weight of O(weights) in this one process; see steps.run_steps."""
+def run_step_loop(module, client, canary, route, prometheus, sender, watch):
+    """Every weight of O(weights) in this one process; see steps.run_steps.
+
+    Its waits (each tick's interval, a closed gate's) end early once ``watch`` sees the run that
+    started the module gone, and a tick looks again before it writes what it measured.
+    """
     params = module.params
     revision = params["revision"]
     first = [True]
@@ -653,7 +663,8 @@ def run_step_loop(module, client, canary, route, prometheus, sender):
 
     def tick(weight):
         return run_tick(client, canary, weight, revision=revision, wait=params["wait"],
-                        prometheus=prometheus, sender=sender, traffic_gate=False)
+                        prometheus=prometheus, sender=sender, traffic_gate=False,
+                        sleep=watch.sleep, before_write=watch.check)
 
     gate = None
     hooks = canary["analysis"].get("webhooks") or []
@@ -678,7 +689,7 @@ def run_step_loop(module, client, canary, route, prometheus, sender):
                      # a closed gate is asked again every interval, at least every second
                      gate_timeout=params["confirm_timeout"], interval=max(params["wait"], 1.0),
                      max_ticks_per_step=threshold + 1,
-                     abandoned=ControllerWatch())
+                     sleep=watch.sleep, abandoned=watch)
 
 
 def run_one_tick(module, client, canary, route, prometheus, sender):

@@ -28,6 +28,9 @@ description:
     expected weighted pair fails the task with nothing changed.
   - If the primary does not finish its rollout within O(timeout), the task fails and routing is
     left as it was, and the canary keeps its replicas, so traffic keeps reaching pods that work.
+  - If the ansible-playbook run that started the task dies while it waits for the primary's
+    rollout (a killed or cancelled job; ansible-core's workers outlive their controller), it stops
+    within a second, leaving routing and the canary as they are for the next run to finish.
   - When the primary already runs the canary's template and configuration, all traffic goes to
     the primary and the canary is at 0 replicas, the task reports C(changed=false).
 extends_documentation_fragment:
@@ -141,6 +144,9 @@ timings:
   sample: {"primary_update": 0.021, "primary_rollout": 3.2, "routing": 0.015, "canary_scale_down": 0.012, "total": 3.3}
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import (
+    ControllerWatch,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
 )
@@ -173,6 +179,8 @@ def argument_spec():
 
 def run(module):
     params = module.params
+    # The process tree as it is when the module starts, to notice later that the run is gone.
+    watch = ControllerWatch()
     return promote(
         get_dynamic_client(module),
         params["namespace"],
@@ -186,6 +194,7 @@ def run(module):
         check_mode=module.check_mode,
         route_traffic=params["route_traffic"],
         scale_down=params["scale_down"],
+        watch=watch,
     )
 
 

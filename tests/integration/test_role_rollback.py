@@ -103,6 +103,25 @@ def test_rollback_when_canary_never_becomes_ready(sandbox, namespace, podinfo, t
     assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.5": 200}
 
 
+def test_a_canary_left_scaled_up_is_still_waited_for_before_traffic_shifts(sandbox, namespace, podinfo, tmp_path):
+    # The canary already has its replicas, as after a run killed while it waited for them or a
+    # scale-up whose wait met an API fault and was retried; its pods never become ready.
+    canary = fast_canary(namespace, progressDeadlineSeconds=6)
+    path = write_canary(tmp_path, canary, "deadline.yaml")
+    set_image(sandbox, namespace, "4.0.6", env={"SANDBOX_NEVER_READY": "true"})
+    replicas = get_json(sandbox, namespace, "deployment", "podinfo-primary")["spec"]["replicas"]
+    sandbox.kubectl("-n", namespace, "scale", "deployment/podinfo", f"--replicas={replicas}")
+
+    result = run_playbook(sandbox, extra_vars={"canary_file": str(path)})
+
+    assert result.returncode != 0
+    assert "not ready within progressDeadlineSeconds (6s)" in result.stdout, result.stdout[-4000:]
+    events = canary_events(sandbox, namespace)
+    assert not [m for m in events if "canary weight" in m], events
+    assert get_json(sandbox, namespace, "canary", "podinfo")["status"]["phase"] == "Failed"
+    assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.5": 200}
+
+
 def test_failing_pre_rollout_webhook_counts_as_failed_check(sandbox, namespace, podinfo, tmp_path):
     canary = fast_canary(namespace, threshold=2, webhooks=[{
         "name": "acceptance-test", "type": "pre-rollout",

@@ -8,6 +8,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils import analys
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
     parse_canary,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import (
+    ControllerWatch,
+    RunGone,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check
 
 SEED_CANARY = {
@@ -244,3 +248,90 @@ def test_template_variables_follow_flagger_service_is_the_apex_and_name_the_cana
     params = analysis.metric_check_params(renamed, m, {"address": "http://p:9090"}, template)
     plan = plan_check(params)
     assert plan.query == 'x{svc="frontend-canary",canary="release",t="podinfo"}'
+
+
+class _Orphaning(object):
+    """A tick's view of the cluster and its own process tree: ansible-playbook is killed at
+    ``kill_at`` (seconds of fake time, or when the metrics are measured); records every write."""
+
+    def __init__(self, tmp_path, monkeypatch, kill_at=None):
+        self.proc = tmp_path
+        self.kill_at = kill_at
+        self.now = 0.0
+        self.measured = 0
+        self.writes = []
+        for pid, parent in {50: 40, 40: 30, 30: 20, 20: 1}.items():  # module, sh, worker, controller
+            self._stat(pid, parent)
+        self.watch = ControllerWatch(pid=50, proc_root=str(tmp_path))
+        canary_obj = {"metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "7"},
+                      "status": {"phase": "Progressing", "failedChecks": 1, "iterations": 2}}
+        monkeypatch.setattr(analysis.canary_status, "read_canary", lambda *a, **k: canary_obj)
+        monkeypatch.setattr(analysis, "evaluate_metrics", self.evaluate_metrics)
+        monkeypatch.setattr(analysis, "update_status_guarded",
+                            lambda *a, **k: self.writes.append("status") or (True, {}, {"failedChecks": 2}))
+        monkeypatch.setattr(analysis, "_emit", lambda *a, **k: self.writes.append("event"))
+
+    def _stat(self, pid, parent):
+        (self.proc / str(pid)).mkdir(exist_ok=True)
+        (self.proc / str(pid) / "stat").write_text("{0} (x) S {1} 1 1 0\n".format(pid, parent))
+
+    def kill_the_controller(self):
+        (self.proc / "20" / "stat").unlink(missing_ok=True)
+        self._stat(30, 1)  # its worker, in a session of its own, re-parented to init
+
+    def sleep(self, seconds):
+        self.now += seconds
+        if isinstance(self.kill_at, (int, float)) and self.now >= self.kill_at:
+            self.kill_the_controller()
+
+    def clock(self):
+        return self.now
+
+    def evaluate_metrics(self, *args, **kwargs):
+        self.measured += 1
+        if self.kill_at == "measuring":
+            self.kill_the_controller()
+        return [{"name": "request-success-rate", "value": 53.42, "passed": False, "verdict": "failed",
+                 "msg": "success rate 53.42% < 99%", "query": "q"}]
+
+    def tick(self, canary):
+        return analysis.run_tick(None, canary, 10, wait=30, prometheus={}, traffic_gate=False,
+                                 sleep=lambda s: self.watch.sleep(s, sleep=self.sleep, clock=self.clock),
+                                 before_write=self.watch.check, tick_id="t1")
+
+
+@pytest.fixture
+def hookless_canary():
+    manifest = copy.deepcopy(SEED_CANARY)
+    manifest["spec"]["analysis"]["webhooks"] = []
+    return parse_canary(manifest)
+
+
+def test_a_tick_whose_run_is_killed_during_its_wait_measures_and_writes_nothing(
+        tmp_path, monkeypatch, hookless_canary):
+    world = _Orphaning(tmp_path, monkeypatch, kill_at=12)
+
+    with pytest.raises(RunGone, match="process 30 was orphaned"):
+        world.tick(hookless_canary)
+
+    assert world.now < 12 + 1  # noticed within a poll, not after the whole 30 s interval
+    assert world.measured == 0 and world.writes == []
+
+
+def test_a_tick_whose_run_is_killed_while_it_measures_writes_nothing(tmp_path, monkeypatch, hookless_canary):
+    world = _Orphaning(tmp_path, monkeypatch, kill_at="measuring")
+
+    with pytest.raises(RunGone):
+        world.tick(hookless_canary)
+
+    assert world.measured == 1 and world.writes == []
+
+
+def test_a_tick_whose_run_lives_counts_its_failed_check(tmp_path, monkeypatch, hookless_canary):
+    world = _Orphaning(tmp_path, monkeypatch)
+
+    result = world.tick(hookless_canary)
+
+    assert world.now == pytest.approx(30)
+    assert world.writes == ["status", "event"]
+    assert result["failed_checks"] == 2 and not result["passed"]

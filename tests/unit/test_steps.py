@@ -1,5 +1,6 @@
 """The whole step loop in one call: order of gate, shift and ticks, and where it stops."""
 
+from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import RunGone
 from ansible_collections.progressive.delivery.plugins.module_utils.steps import Renewal, run_steps
 
 from fake_time import FakeTime
@@ -144,6 +145,37 @@ def test_an_abandoned_loop_stops_before_its_next_write_and_says_why():
     assert ticked == [10]
     assert result["abandoned"] is True and result["passed"] is False
     assert result["weight"] == 20 and "the run is gone" in result["msg"]
+
+
+def test_a_tick_that_finds_its_run_gone_when_its_wait_ends_stops_the_loop_as_abandoned():
+    advanced, ticked = [], []
+
+    def tick(weight):
+        ticked.append(weight)
+        if weight == 20:  # the run was killed while this tick waited for its interval to end
+            raise RunGone("the ansible-playbook run that started it is gone (process 30 was orphaned)")
+        return {"passed": True, "msg": "weight {0}: passed".format(weight)}
+
+    result = run_steps([10, 20, 30], advanced.append, tick, abandoned=lambda: None)
+
+    assert advanced == [10, 20] and ticked == [10, 20]
+    assert result["abandoned"] is True and result["passed"] is False
+    assert result["weight"] == 20 and "process 30 was orphaned" in result["msg"]
+    assert [step["weight"] for step in result["steps"]] == [10]
+
+
+def test_a_gate_wait_whose_run_is_gone_stops_the_loop_before_the_weight_is_raised():
+    advanced = []
+
+    def sleep(seconds):
+        raise RunGone("the ansible-playbook run that started it is gone (process 20 exited)")
+
+    result = run_steps([10, 20], advanced.append, lambda w: {"passed": True},
+                       gate=lambda: (False, "Halt podinfo.test advancement waiting for traffic increase approval"),
+                       gate_timeout=60, interval=1, sleep=sleep, abandoned=lambda: None)
+
+    assert advanced == []
+    assert result["abandoned"] is True and "process 20 exited" in result["msg"]
 
 
 def test_a_loop_whose_run_lives_is_not_abandoned():
