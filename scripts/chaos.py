@@ -2,22 +2,33 @@
 """Chaos run: releases killed at random points under API faults must converge on the next run.
 
 For each release the script changes podinfo's image, starts playbooks/canary.yml while the API
-answers 10% of the requests about the app's namespace with 500/503/429, kills ansible-playbook with
-SIGKILL at a random moment, then runs the playbook again without faults and checks that the app
-converged:
+answers 10% of the requests about the app's namespace with 500/503/429, kills ansible-playbook's
+process group with SIGKILL at a random moment (a crash: the task workers ansible-core detached with
+setsid() are not in that group and live on), waits for every process of the killed run to end,
+then runs the playbook again without faults and checks that the app converged:
 
+- no process of the killed run (found by a marker in its environment) kept writing to the API: a
+  module that had begun its task may send its writes within --write-grace seconds of the kill,
+  nothing later. The release line says how long those processes outlived the kill (and when by
+  more than --survivor-grace seconds) and lists their writes; one still alive --survivor-wait
+  seconds after the kill is killed by its PID before the rerun starts;
 - one version answers 100% of the requests sent through Traefik (all 200);
 - the Canary's status agrees with it (Succeeded with the new version on the primary, or Failed
   with the previous one; canaryWeight 0) and the TraefikService routes everything to the primary;
 - no canary pods run: the target Deployment is at 0 replicas and no pod labelled app=podinfo is left;
 - the release Lease (podinfo-canary-lock) is released.
 
+The playbooks run as the collection's least-privilege ServiceAccount (the sandbox's
+SANDBOX_COLLECTION_KUBECONFIG, through the API proxy), as users run releases; the script's own
+checks use the sandbox's admin KUBECONFIG.
+
 It starts its own sandbox and stops it, and every process it starts, by PID at the end.
 
     .venv/bin/python scripts/chaos.py              # 20 releases
-    .venv/bin/python scripts/chaos.py --runs 5     # the reduced form run in CI
+    .venv/bin/python scripts/chaos.py --runs 3     # the reduced form make test runs
 
-Prints one line per release and finally ``converged N/<runs>``; exits 0 only when all converged.
+Prints one line per release (when the run was killed, how long its processes outlived the kill,
+the rerun) and finally ``converged N/<runs>``; exits 0 only when all converged.
 """
 import argparse
 import json
@@ -42,6 +53,10 @@ VENV_BIN = Path(sys.executable).parent
 NAMESPACE = "chaos"
 HOST = "chaos.app.example.com"
 LEASE = "podinfo-canary-lock"
+# Every ansible-playbook the script starts has this variable in its environment, with a value of its
+# own; the processes it starts inherit it, so they are found in /proc whatever their parent is now.
+MARKER = "PROGRESSIVE_DELIVERY_CHAOS_RUN"
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def log(message):
@@ -61,20 +76,33 @@ class Sandbox:
                               capture_output=True, text=True, env=env, timeout=timeout)
 
     def up(self):
-        done = self.cli("up", "--quiet")
+        # The real control plane starts in about a minute, several on a busy two-core machine.
+        done = self.cli("up", "--quiet", "--timeout", "600", timeout=660)
         if done.returncode != 0:
             raise SystemExit("sandbox did not start:\n" + done.stdout + done.stderr)
         self.env = json.loads((self.dir / "env.json").read_text())
+        if not self.env.get("SANDBOX_COLLECTION_KUBECONFIG"):
+            raise SystemExit("the sandbox has no SANDBOX_COLLECTION_KUBECONFIG: the releases run as the "
+                             "collection's ServiceAccount")
 
     def down(self):
         return self.cli("down")
 
     def process_env(self):
+        """The environment of the script's own kubectl checks: the sandbox's admin KUBECONFIG."""
         env = dict(os.environ)
         env.update({k: v for k, v in self.env.items() if k != "PATH"})
         env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")
         env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCALHOST_WARNING="false",
                    ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+        return env
+
+    def playbook_env(self, marker):
+        """The environment of a release: the collection's least-privilege ServiceAccount (rbac/), as
+        users and the integration tests run it, and the run's marker."""
+        env = self.process_env()
+        env["KUBECONFIG"] = self.env["SANDBOX_COLLECTION_KUBECONFIG"]
+        env[MARKER] = marker
         return env
 
     def kubectl(self, *args, stdin=None, check=True):
@@ -103,6 +131,17 @@ class Sandbox:
 
     def clear_faults(self):
         self.control("DELETE", "/faults")
+
+    def request_log_index(self):
+        return self.control("GET", "/requests?since={0}".format(1 << 62))["last_index"]
+
+    def writes_since(self, index, started_after):
+        """The API writes about the app's namespace logged after ``index`` that were sent after
+        ``started_after`` (a time.time()); the log has each request's completion time and duration."""
+        entries = self.control("GET", "/requests?since={0}".format(index))["entries"]
+        return [e for e in entries
+                if e.get("method") in WRITE_METHODS and "/namespaces/{0}/".format(NAMESPACE) in e["path"]
+                and e["time"] - e["duration"] > started_after]
 
     def versions(self, n=50):
         seen = Counter()
@@ -139,13 +178,64 @@ class Processes:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
-    def stop_all(self):
+    def stop_all(self, marker_prefix=None):
         for proc in self.running:
             self.kill(proc)
             try:  # the group too: a module process the playbook forked may outlive its parent
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if marker_prefix:  # and whatever a playbook started in a session of its own
+            kill_marked(marked_processes(marker_prefix), marker_prefix)
+
+
+def _environ(pid):
+    try:
+        with open("/proc/{0}/environ".format(pid), "rb") as handle:
+            return handle.read().split(b"\0")
+    except OSError:  # gone, or not ours to read
+        return []
+
+
+def marked_processes(marker_prefix):
+    """{pid: command line} of the live processes whose environment has MARKER with a value that
+    starts with ``marker_prefix`` (a zombie's environment reads empty: it is not counted)."""
+    wanted = "{0}={1}".format(MARKER, marker_prefix).encode()
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        if any(var.startswith(wanted) for var in _environ(entry)):
+            try:
+                with open("/proc/{0}/cmdline".format(entry), "rb") as handle:
+                    cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                continue
+            found[int(entry)] = cmdline
+    return found
+
+
+def kill_marked(pids, marker_prefix):
+    """SIGKILL each of ``pids`` that still carries the marker (a PID reused since is left alone)."""
+    wanted = "{0}={1}".format(MARKER, marker_prefix).encode()
+    for pid in pids:
+        if any(var.startswith(wanted) for var in _environ(pid)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def short_command(cmdline):
+    """What a survivor runs, in a word: the module of an AnsiballZ wrapper, else the program (an
+    ansible-playbook is one of its task workers: the playbook itself was killed)."""
+    words = cmdline.split()
+    for word in words:
+        if "AnsiballZ_" in word:
+            return word.rpartition("AnsiballZ_")[2].rpartition(".py")[0]
+    if len(words) > 1 and Path(words[0]).name.startswith("python"):
+        words = words[1:]
+    return Path(words[0]).name if words else "(exiting)"
 
 
 def manifests():
@@ -174,16 +264,19 @@ def canary():
 
 
 class Chaos:
-    def __init__(self, args, sandbox, processes, workdir):
+    def __init__(self, args, sandbox, processes, workdir, marker_prefix):
         self.args = args
         self.sandbox = sandbox
         self.processes = processes
         self.workdir = workdir
+        self.marker_prefix = marker_prefix
         self.random = random.Random(args.seed)
         self.canary_file = workdir / "canary.yaml"
         self.canary_file.write_text(yaml.safe_dump(canary()))
         self.full_run_seconds = []
         self.lease_seen = 0
+        self.kill_points = []
+        self.outlived = []
 
     def playbook_cmd(self):
         extra = {"canary_file": str(self.canary_file)}
@@ -191,11 +284,15 @@ class Chaos:
         extra.update(canary_lock_duration=self.args.lease_duration, canary_lock_wait=self.args.lease_duration * 3)
         return [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "canary.yml"), "-e", json.dumps(extra)]
 
+    def start_playbook(self, name, out):
+        """ansible-playbook as a process group of its own, with the marker of this run (its name)."""
+        return self.processes.start(self.playbook_cmd(), env=self.sandbox.playbook_env(self.marker_prefix + name),
+                                    stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+
     def run_to_end(self, name):
         started = time.monotonic()
         with open(self.workdir / (name + ".log"), "w") as out:
-            proc = self.processes.start(self.playbook_cmd(), env=self.sandbox.process_env(), stdout=out,
-                                        stderr=subprocess.STDOUT, cwd=ROOT)
+            proc = self.start_playbook(name, out)
             try:
                 proc.wait(self.args.run_timeout)
             except subprocess.TimeoutExpired:
@@ -203,11 +300,11 @@ class Chaos:
         return proc.returncode, time.monotonic() - started
 
     def run_and_kill(self, name):
-        """Start a release under API faults and SIGKILL it after a random time.
+        """Start a release under API faults and SIGKILL its process group after a random time.
 
-        Returns when it was killed (None when it finished first). The kill point is drawn from the
-        start of the run up to the shortest whole release seen so far, so nearly every run is killed
-        somewhere between its first and its last API write.
+        Returns when it was killed (None when it finished first) and what its processes did after
+        the kill. The kill point is drawn from the start of the run up to the shortest whole release
+        seen so far, so nearly every run is killed somewhere between its first and its last API write.
         """
         window = min(self.full_run_seconds) if self.full_run_seconds else 40.0
         kill_after = self.random.uniform(0.5, window)
@@ -215,20 +312,80 @@ class Chaos:
         self.sandbox.set_faults(self.args.fault_rate)
         try:
             with open(self.workdir / (name + ".log"), "w") as out:
-                proc = self.processes.start(self.playbook_cmd(), env=self.sandbox.process_env(), stdout=out,
-                                            stderr=subprocess.STDOUT, cwd=ROOT)
+                proc = self.start_playbook(name, out)
                 try:
                     proc.wait(kill_after)
                     if proc.returncode == 0:
                         self.full_run_seconds.append(time.monotonic() - started)
-                    return None  # finished before its kill point
+                    return None, None  # finished before its kill point
                 except subprocess.TimeoutExpired:
+                    log_index = self.sandbox.request_log_index()
+                    killed = time.time()
+                    # A crash: the whole process group at once, as the kernel's OOM killer, a
+                    # killed container or a SIGKILLed terminal session would. Task workers that
+                    # called setsid() are not in it.
                     self.processes.kill(proc, signal.SIGKILL)
-                    if self.sandbox.get("lease", LEASE):
-                        self.lease_seen += 1
-                    return kill_after
         finally:
             self.sandbox.clear_faults()
+        after = self.after_the_kill(self.marker_prefix + name, killed, log_index)
+        if self.sandbox.get("lease", LEASE):
+            self.lease_seen += 1
+        return kill_after, after
+
+    def after_the_kill(self, marker, killed, log_index):
+        """Wait until no process of the killed run is left (up to --survivor-wait seconds, then
+        SIGKILL each by PID) and collect the API writes they sent after the kill."""
+        deadline = time.monotonic() + self.args.survivor_wait
+        commands, last_seen = {}, {}
+        alive = marked_processes(marker)
+        while alive:
+            commands.update(alive)
+            now = time.time()
+            last_seen.update((pid, now) for pid in alive)
+            if time.monotonic() > deadline:
+                kill_marked(alive, marker)
+                break
+            time.sleep(0.2)
+            alive = marked_processes(marker)
+        # How long each kind of process outlived the kill (the longest of its kind).
+        outlived = {}
+        for pid, cmd in commands.items():
+            name = short_command(cmd)
+            outlived[name] = max(outlived.get(name, 0.0), last_seen[pid] - killed)
+        # Nothing else writes to the app's namespace until the rerun starts: every write sent
+        # after the kill came from a process of the killed run.
+        writes = self.sandbox.writes_since(log_index, killed)
+        return {"outlived": outlived, "count": len(commands), "killed": alive, "writes": writes,
+                "killed_at": killed}
+
+    def describe_after(self, after):
+        """The words of the release line about the killed run's processes, and the problems found.
+
+        A process of the killed run that is still alive more than --survivor-grace seconds after
+        the kill is reported in the line. Writes it sends are listed; one sent more than
+        --write-grace seconds after the kill means a process kept working for a dead run (a
+        module that had begun its task may finish its writes), and the release did not converge.
+        """
+        if not after["outlived"]:
+            return "no process outlived it", []
+        longest = max(after["outlived"].values())
+        words = "its processes outlived it by {0:.1f}s{1}: {2}{3}".format(
+            longest, ", MORE THAN {0:g}s".format(self.args.survivor_grace) if longest > self.args.survivor_grace else "",
+            ", ".join("{0} {1:.1f}s".format(name, seconds) for name, seconds in sorted(
+                after["outlived"].items(), key=lambda item: -item[1])),
+            ", killed by PID" if after["killed"] else "")
+        if after["writes"]:
+            words += "; {0} API writes after the kill: {1}".format(len(after["writes"]), ", ".join(
+                "{0} {1} +{2:.1f}s".format(w["method"], w["path"].rpartition("/namespaces/{0}/".format(NAMESPACE))[2],
+                                           w["time"] - w["duration"] - after["killed_at"])
+                for w in after["writes"]))
+        late = [w for w in after["writes"]
+                if w["time"] - w["duration"] - after["killed_at"] > self.args.write_grace]
+        problems = []
+        if late:
+            problems.append("the killed run kept writing: {0} API writes more than {1:g}s after the kill".format(
+                len(late), self.args.write_grace))
+        return words, problems
 
     def converged(self, tag, previous):
         """Problems found with the app's state; empty when the release converged."""
@@ -290,18 +447,29 @@ class Chaos:
             tag = "5.{0}.0".format(index)
             sandbox.kubectl("-n", NAMESPACE, "set", "image", "deployment/podinfo",
                             "podinfod=stefanprodan/podinfo:" + tag)
-            killed_at = self.run_and_kill("release-{0}-killed".format(index))
+            killed_at, after = self.run_and_kill("release-{0}-killed".format(index))
+            outlived, problems = self.describe_after(after) if after else ("", [])
+            if after:
+                self.kill_points.append(killed_at)
+                self.outlived.append(max(after["outlived"].values() or [0.0]))
             code, seconds = self.run_to_end("release-{0}-rerun".format(index))
-            problems = self.converged(tag, previous)
+            problems += self.converged(tag, previous)
             if not problems:
                 converged += 1
             serving = sandbox.versions(5).most_common(1)[0][0]
             log("release {0:2d}: {1} killed {2}, rerun exit {3} in {4:.0f}s, serving {5}: {6}".format(
-                index, tag, "after {0:.1f}s".format(killed_at) if killed_at is not None else "never (finished first)",
+                index, tag, "after {0:.1f}s ({1})".format(killed_at, outlived) if killed_at is not None
+                else "never (finished first)",
                 code, seconds, serving, "converged" if not problems else "NOT converged: " + "; ".join(problems)))
             if serving in (tag, previous):
                 previous = serving
         self.processes.kill(load, signal.SIGTERM)
+        if self.kill_points:
+            log("killed {0} of {1} runs, between {2:.1f}s and {3:.1f}s in; their processes outlived the kill by "
+                "at most {4:.1f}s, by more than {5:g}s at {6} of the kills".format(
+                    len(self.kill_points), self.args.runs, min(self.kill_points), max(self.kill_points),
+                    max(self.outlived), self.args.survivor_grace,
+                    len([s for s in self.outlived if s > self.args.survivor_grace])))
         log("Lease held at {0} of the kills (each taken over and released by the rerun)".format(self.lease_seen))
         log("converged {0}/{1}".format(converged, self.args.runs))
         return converged == self.args.runs
@@ -320,6 +488,14 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=50, help="requests sent through Traefik per check")
     parser.add_argument("--lease-duration", type=int, default=20, help="Lease duration passed to the role")
     parser.add_argument("--run-timeout", type=int, default=600, help="seconds a rerun may take")
+    parser.add_argument("--survivor-grace", type=float, default=5.0,
+                        help="seconds the processes of a killed run may outlive it before the release line "
+                             "says so (default 5)")
+    parser.add_argument("--write-grace", type=float, default=5.0,
+                        help="seconds after the kill in which a module that had begun its task may still "
+                             "send its writes (default 5); a later write fails the release")
+    parser.add_argument("--survivor-wait", type=float, default=90.0,
+                        help="seconds to wait for them before the rerun, then they are killed by PID (default 90)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, sandbox)")
     args = parser.parse_args(argv)
     if args.seed is None:
@@ -332,12 +508,14 @@ def main(argv=None):
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
     sandbox = Sandbox(workdir / "sandbox")
     processes = Processes()
+    # Unique to this script's run; each playbook adds its own name.
+    marker_prefix = "{0}-{1:08x}-".format(os.getpid(), random.randrange(1 << 32))
     ok = False
     try:
         sandbox.up()
-        ok = Chaos(args, sandbox, processes, workdir).run()
+        ok = Chaos(args, sandbox, processes, workdir, marker_prefix).run()
     finally:
-        processes.stop_all()
+        processes.stop_all(marker_prefix)
         sandbox.down()
         if args.keep or not ok:
             log("logs kept in {0}".format(workdir))
