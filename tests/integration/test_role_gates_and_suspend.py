@@ -74,8 +74,8 @@ def gate_of(sandbox, namespace):
         gate.stop()
 
 
-def test_confirm_rollout_holds_the_canary_at_zero_replicas_in_phase_waiting(sandbox, namespace, podinfo, gate_of,
-                                                                           tmp_path):
+def test_confirm_rollout_holds_the_canary_at_zero_replicas_in_phase_waiting(
+        sandbox, namespace, podinfo, gate_of, tmp_path):
     gate = gate_of(closed=2)
     canary = fast_canary(namespace, max_weight=20, webhooks=[
         {"name": "approval", "type": "confirm-rollout", "url": gate.url + "gate/approve"}])
@@ -100,8 +100,8 @@ def test_confirm_rollout_holds_the_canary_at_zero_replicas_in_phase_waiting(sand
     assert versions_through_traefik(sandbox, namespace, 200) == {"4.0.6": 200}
 
 
-def test_skip_analysis_asks_confirm_rollout_but_not_confirm_promotion(sandbox, namespace, podinfo, gate_of,
-                                                                      tmp_path):
+def test_skip_analysis_asks_confirm_rollout_but_not_confirm_promotion(
+        sandbox, namespace, podinfo, gate_of, tmp_path):
     gate = gate_of()
     canary = fast_canary(namespace, skipAnalysis=True, webhooks=[
         {"name": "rollout-approval", "type": "confirm-rollout", "url": gate.url + "gate/approve"},
