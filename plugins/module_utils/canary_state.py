@@ -32,6 +32,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.lease import 
 from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
     parse_metric_template,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.release import (
+    decide,
+    release_decision,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     read_canary,
     revision_checksum,
@@ -43,26 +47,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.traefik impor
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     primary_name,
 )
-
-# Phases in which an analysis of lastAppliedSpec is under way.
-ACTIVE_PHASES = ("Progressing", "Waiting", "WaitingPromotion", "Promoting", "Finalising")
-
-
-def release_decision(revision, status):
-    """``(new_revision, in_progress, failed_revision)`` for the target's ``revision``.
-
-    A revision needs an analysis when it is not the promoted one, unless that same revision is
-    already being analysed, or already failed (Flagger waits for the next change then).
-    """
-    if not revision or not status.get("lastPromotedSpec"):
-        return False, False, False
-    same_as_applied = status.get("lastAppliedSpec") == revision
-    phase = status.get("phase")
-    in_progress = same_as_applied and phase in ACTIVE_PHASES
-    failed = same_as_applied and phase == "Failed"
-    new = revision != status["lastPromotedSpec"] and not in_progress and not failed
-    return new, in_progress, failed
-
 
 def cluster_reader(client):
     served = []
@@ -146,7 +130,12 @@ def describe_canary(client, params):
     new, in_progress, failed = release_decision(revision, status)
     if primary is None:
         new = False
+    lock = describe_lease(get_object(get_resource(client, LEASE_API_VERSION, "Lease"),
+                                     namespace, lease_name_for(canary["name"])))
     return {
+        "decision": decide(canary, status, revision, primary is not None,
+                           lock_holder=(lock or {}).get("holder"),
+                           on_interrupted=params.get("on_interrupted") or "resume"),
         "canary": canary,
         "manifest": manifest,
         "source": source,
@@ -166,6 +155,5 @@ def describe_canary(client, params):
         "warnings_fields": list(canary.get("warnings") or []),
         # A run killed while holding the release lock leaves its Lease behind; the next run takes
         # it over once it expires, so such a Lease is work even when nothing else is.
-        "lock": describe_lease(get_object(get_resource(client, LEASE_API_VERSION, "Lease"),
-                                          namespace, lease_name_for(canary["name"]))),
+        "lock": lock,
     }

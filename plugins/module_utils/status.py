@@ -97,6 +97,9 @@ EVENT_TEMPLATES = {
     "rollback_manual": ("Warning", "Rolling back {canary} manual webhook invoked"),
     "rollback_check_passed": ("Warning", "Rollback check {hook} passed"),
     "failed": ("Warning", "Canary failed! Scaling down {canary}"),
+    "aborted": ("Warning", "Canary failed! Scaling down {canary} (aborted by an operator)"),
+    "promoted_by_operator": ("Normal", "Promotion completed! Scaling down {target} (promoted by an "
+                                       "operator)"),
 }
 
 

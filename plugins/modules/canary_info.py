@@ -77,6 +77,15 @@ options:
     choices:
       - traefik.io/v1alpha1
       - traefik.containo.us/v1alpha1
+  on_interrupted:
+    description:
+      - What RV(decision) says about a release an earlier run left unfinished (the same revision in
+        phase Progressing, Waiting, WaitingPromotion, Promoting or Finalising).
+      - C(resume) goes on where it stopped; C(rollback) rolls it back.
+    type: str
+    choices: [resume, rollback]
+    default: resume
+    version_added: 0.3.0
 seealso:
   - module: progressive.delivery.canary_init
   - module: progressive.delivery.canary_status
@@ -140,6 +149,25 @@ tracked_configs:
   returned: success
   type: dict
   sample: {"configmap/podinfo-config": "a1b2c3d4e5f60718"}
+decision:
+  description:
+    - What a run has to do for this Canary, decided in one place, the release's state machine.
+  returned: success
+  type: dict
+  version_added: 0.3.0
+  contains:
+    action:
+      description:
+        - C(suspended) (C(spec.suspend) is set; nothing is done), C(initialise) (no primary yet),
+          C(resume) or C(rollback) (an earlier run left this revision's release unfinished; see
+          O(on_interrupted)), C(release) (a new revision), C(unlock) (nothing to release, but a killed
+          run left the release lock), or C(nothing).
+      type: str
+      sample: release
+    reason:
+      description: Why, in words.
+      type: str
+      sample: new revision 5d8c7f1e9a2b3c4d; the primary runs 0a1b2c3d4e5f6a7b
 new_revision:
   description:
     - Whether the target runs a revision that still needs an analysis; false before initialisation.
@@ -210,6 +238,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.release import (
+    ON_INTERRUPTED,
+)
 
 try:
     import yaml
@@ -227,6 +258,7 @@ def argument_spec():
         metric_templates=dict(type="list", elements="dict", default=[]),
         traefik_api_version=dict(type="str", choices=["traefik.io/v1alpha1",
                                                       "traefik.containo.us/v1alpha1"]),
+        on_interrupted=dict(type="str", choices=list(ON_INTERRUPTED), default="resume"),
     )
     return spec
 

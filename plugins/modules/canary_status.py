@@ -19,6 +19,9 @@ description:
     given are kept.
   - A phase change moves C(lastTransitionTime) and the C(Promoted) condition the way Flagger
     derives it from the phase, unless O(condition) is given.
+  - O(transition) names a step of a release instead; the phase, the status fields and the Event
+    that step writes come from one table, the release's state machine, so every playbook records
+    a step the same way.
   - Records a Kubernetes Event about the Canary (reason C(Synced)), worded as Flagger words it when
     the C(template) key of O(event) is used; an identical event repeated is counted rather than duplicated, so
     C(kubectl describe canary/NAME) reads like Flagger's.
@@ -44,6 +47,23 @@ options:
     description: Namespace of the Canary.
     type: str
     required: true
+  transition:
+    description:
+      - A step of a release, which sets the phase, resets the status fields and records the Event
+        Flagger records for it. Fields given next to it (such as O(last_applied_spec)) are written
+        with it.
+      - C(analysis_started) (Progressing, weight, failed checks and iterations 0);
+        C(analysis_restarted) (the same, with Flagger's "Restarting analysis" Event);
+        C(scaling_up) and C(checks_started) (Events only); C(waiting_promotion);
+        C(promoting); C(finalising) (weight 0); C(succeeded) (weight 0, "Promotion completed!",
+        worded for a skipped analysis when C(spec.skipAnalysis) is set); C(failed) (weight 0,
+        "Canary failed!"); C(aborted) and C(promoted_by_operator) (the operator playbooks);
+        C(suspended) (an Event only).
+      - Mutually exclusive with O(phase). O(event) may only be given with a transition that records
+        none of its own.
+    type: str
+    choices: [analysis_started, analysis_restarted, scaling_up, checks_started, waiting_promotion, promoting, finalising, succeeded, failed, aborted, promoted_by_operator, suspended]
+    version_added: 0.3.0
   phase:
     description: The new phase.
     type: str
@@ -112,6 +132,12 @@ EXAMPLES = r"""
       template: halt
       values:
         detail: success rate 53.42% < 99%
+
+- name: Record that the promotion starts (phase Promoting, "Copying ... template spec" Event)
+  progressive.delivery.canary_status:
+    name: podinfo
+    namespace: test
+    transition: promoting
 """
 
 RETURN = r"""
@@ -147,6 +173,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     require_dns_label,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.release import (
+    TRANSITIONS,
+    transition as release_transition,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     PHASES,
     emit_event,
@@ -168,6 +198,7 @@ def argument_spec():
     spec.update(
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
+        transition=dict(type="str", choices=sorted(TRANSITIONS)),
         phase=dict(type="str", choices=list(PHASES)),
         canary_weight=dict(type="int"),
         failed_checks=dict(type="int"),
@@ -212,20 +243,38 @@ def validate_condition(condition):
                            "{0!r}".format(condition.get("status")))
 
 
-def _event_text(params, canary_obj):
-    event = params["event"]
-    if event.get("message"):
-        return event.get("type") or "Normal", event["message"]
+def _named_canary(canary_obj):
     try:
-        canary = parse_canary(canary_obj)
+        return parse_canary(canary_obj)
     except InvalidInput:
-        # A template only needs the names; a Canary whose spec we would refuse still has them.
+        # Events and transitions only need the names; a Canary whose spec we would refuse still
+        # has them.
         spec = canary_obj.get("spec") or {}
         meta = canary_obj.get("metadata") or {}
-        canary = {"name": meta.get("name"), "namespace": meta.get("namespace"),
-                  "target": {"name": (spec.get("targetRef") or {}).get("name")}}
+        return {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                "target": {"name": (spec.get("targetRef") or {}).get("name")},
+                "skip_analysis": bool(spec.get("skipAnalysis"))}
+
+
+def _event_text(event, canary):
+    if event.get("message"):
+        return event.get("type") or "Normal", event["message"]
     event_type, message = event_message(event["template"], canary, **(event.get("values") or {}))
     return event.get("type") or event_type, message
+
+
+def _check_transition(params):
+    """Refuse a transition given with what it decides itself, before anything is read."""
+    name = params["transition"]
+    if name is None:
+        return
+    phase, _fields, template = TRANSITIONS[name]
+    if params["phase"] is not None:
+        raise InvalidInput("give either transition or phase: transition {0} sets the phase{1}".format(
+            name, " to {0}".format(phase) if phase else " (it keeps the current one)"))
+    if template and params["event"] is not None:
+        raise InvalidInput("event cannot be given with transition {0}, which records its own event "
+                           "(template {1})".format(name, template))
 
 
 def run(module):
@@ -237,14 +286,25 @@ def run(module):
         validate_event(params["event"])
     if params["condition"] is not None:
         validate_condition(params["condition"])
+    _check_transition(params)
     client = get_dynamic_client(module)
     canary_obj = read_canary(client, namespace, params["name"])
     if canary_obj is None:
         raise DeliveryError("Canary {0}/{1} not found; canary_init registers a Canary given as a "
                             "file".format(namespace, params["name"]))
+    canary = _named_canary(canary_obj)
+    event = params["event"]
+    if params["transition"]:
+        phase, fields, template = release_transition(params["transition"], canary)
+        fields.update(changes)
+        changes = fields
+        if phase:
+            changes["phase"] = phase
+        if template:
+            event = {"template": template}
     event_type = message = None
-    if params["event"]:
-        event_type, message = _event_text(params, canary_obj)
+    if event:
+        event_type, message = _event_text(event, canary)
     target_kind = ((canary_obj.get("spec") or {}).get("targetRef") or {}).get("kind") or \
         "Deployment"
     condition = None
@@ -259,7 +319,7 @@ def run(module):
               "diff": {"before": before, "after": after}}
     if message is not None:
         event = emit_event(client, canary_obj, message, event_type,
-                           reason=params["event"].get("reason") or "Synced",
+                           reason=event.get("reason") or "Synced",
                            check_mode=module.check_mode)
         result["event"] = {"name": event["metadata"]["name"], "message": event["message"],
                            "type": event["type"], "reason": event["reason"],

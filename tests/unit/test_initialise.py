@@ -7,7 +7,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary_source
     resolve_canary,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import parse_canary
-from ansible_collections.progressive.delivery.plugins.module_utils.canary_state import (
+from ansible_collections.progressive.delivery.plugins.module_utils.release import (
     release_decision,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
