@@ -494,6 +494,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers impor
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (
     split_weights,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
+    TRAEFIK_API_VERSIONS,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.lease import (
     LeaseStore,
     acquire,
@@ -566,8 +569,7 @@ def argument_spec():
         cluster_url_access=dict(type="str", choices=list(CLUSTER_URL_ACCESS), default="auto"),
         set_weight=dict(type="bool", default=False),
         route_to_primary_on_failure=dict(type="bool", default=False),
-        traefik_api_version=dict(
-            type="str", choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]),
+        traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
     )
     return spec
 

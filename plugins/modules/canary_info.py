@@ -210,6 +210,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
+    TRAEFIK_API_VERSIONS,
+)
 
 try:
     import yaml
@@ -225,8 +228,7 @@ def argument_spec():
     spec.update(
         metric_template_files=dict(type="list", elements="path", default=[]),
         metric_templates=dict(type="list", elements="dict", default=[]),
-        traefik_api_version=dict(type="str", choices=["traefik.io/v1alpha1",
-                                                      "traefik.containo.us/v1alpha1"]),
+        traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
     )
     return spec
 

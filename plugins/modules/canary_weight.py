@@ -152,6 +152,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.base 
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
     Route,
     TraefikWeightedRouter,
+    route_argument_spec,
 )
 
 
@@ -161,15 +162,10 @@ def argument_spec():
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         weight=dict(type="raw", required=True),
-        primary_service=dict(type="str"),
-        canary_service=dict(type="str"),
-        port=dict(type="raw"),
-        api_version=dict(
-            type="str", choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]
-        ),
         create=dict(type="bool", default=False),
         takeover=dict(type="bool", default=False),
     )
+    spec.update(route_argument_spec())
     return spec
 
 
