@@ -22,7 +22,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_object,
     get_resource,
     is_served,
-    traefik_api_version,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.lease import (
     LEASE_API_VERSION,
@@ -36,17 +35,18 @@ from ansible_collections.progressive.delivery.plugins.module_utils.release impor
     decide,
     release_decision,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+    router_for,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     read_canary,
     revision_checksum,
     tracked_configs,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
-    TRAEFIK_API_VERSIONS,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     primary_name,
 )
+
 
 def cluster_reader(client):
     served = []
@@ -104,16 +104,6 @@ def resolve_metric_templates(client, canary, files=None):
     return resolved
 
 
-def detect_traefik_api_version(client, requested=None):
-    if requested:
-        # Refused here, before anything is written, when the cluster does not serve that group.
-        return traefik_api_version(client, requested)
-    for candidate in TRAEFIK_API_VERSIONS:
-        if is_served(client, candidate, "TraefikService"):
-            return candidate
-    return None
-
-
 def describe_canary(client, params):
     canary, manifest, source, obj = resolve_canary(params, cluster_reader(client))
     namespace = canary["namespace"]
@@ -148,8 +138,10 @@ def describe_canary(client, params):
         "initialized": primary is not None,
         "target_exists": target is not None,
         "registered": obj is not None,
-        "traefik_api_version": detect_traefik_api_version(client,
-                                                          params.get("traefik_api_version")),
+        # A requested group the cluster does not serve is refused here, before anything is
+        # written; a cluster that serves none gives None.
+        "traefik_api_version": router_for(
+            client, canary, api_version=params.get("traefik_api_version")).api_version(required=False),
         "metric_templates": resolve_metric_templates(client, canary,
                                                      params.get("metric_template_files")),
         "warnings_fields": list(canary.get("warnings") or []),

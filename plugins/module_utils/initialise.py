@@ -37,10 +37,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_resource,
     replace_with_retry,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
-    Route,
-    apply_route,
-    plan_route,
+from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+    router_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     emit_event,
@@ -49,10 +47,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.status import
     tracked_configs,
     tracked_pairs,
     write_status,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
-    UnexpectedTraefikService,
-    read_weights,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     primary_name,
@@ -255,14 +249,8 @@ class Initialiser(object):
         self.hpa = None
         if canary["autoscaler"]:
             self.hpa, self.hpa_resource = self._read_hpa(canary["autoscaler"]["name"])
-        self.route = Route.for_canary(canary, api_version=self.traefik_api_version)
-        self.route_plan = plan_route(self.client, self.route, 0, create=True)
-        if self.route_plan.exists:
-            try:
-                read_weights(self.route_plan.current.get("spec") or {},
-                             self.route.primary_service, self.route.canary_service)
-            except UnexpectedTraefikService as exc:
-                raise DeliveryError("{0} {1}".format(self.route.describe(), exc))
+        self.router = router_for(self.client, canary, api_version=self.traefik_api_version)
+        self.route_plan = self.router.plan_reconcile()
 
     def _read_hpa(self, name):
         """The target's HPA, read in the newest autoscaling version the server serves.
@@ -373,41 +361,9 @@ class Initialiser(object):
             replace_with_retry(resource, self.namespace, name, mutate)
 
     def ensure_traefik_service(self):
-        if self.route_plan.exists:
-            self._ensure_traefik_service_metadata()
-            return
-        self._record("TraefikService", self.route.name, "created", None,
-                     {"spec": self.route_plan.desired_spec})
-        apply_route(self.route_plan, check_mode=self.check_mode)
-
-    def _ensure_traefik_service_metadata(self):
-        """The apex labels and annotations, added to a TraefikService that lacks them (as Flagger
-        keeps them on it); its other labels and annotations and its weights stay as they are."""
-        wanted = {"labels": self.route.labels, "annotations": self.route.annotations}
-
-        def missing(obj):
-            meta = obj.get("metadata") or {}
-            return {field: {k: v for k, v in values.items() if (meta.get(field) or {}).get(k) != v}
-                    for field, values in wanted.items()}
-
-        if not any(missing(self.route_plan.current).values()):
-            return
-        before = {field: (self.route_plan.current["metadata"].get(field) or {}) for field in wanted}
-        self._record("TraefikService", self.route.name, "updated", {"metadata": before},
-                     {"metadata": wanted})
-        if self.check_mode:
-            return
-
-        def mutate(obj):
-            todo = missing(obj)
-            if not any(todo.values()):
-                return None
-            for field, values in todo.items():
-                if values:
-                    obj["metadata"].setdefault(field, {}).update(values)
-            return obj
-
-        replace_with_retry(self.route_plan.resource, self.namespace, self.route.name, mutate)
+        for change in self.router.reconcile(self.route_plan, check_mode=self.check_mode):
+            self._record(change["kind"], change["name"], change["action"], change["before"],
+                         change["after"])
 
     def ensure_primary_hpa(self):
         if self.hpa is None:

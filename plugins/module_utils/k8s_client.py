@@ -19,7 +19,6 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
-    InvalidInput,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.retry import (
     call_with_retry,
@@ -27,9 +26,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.retry import 
     is_transient_or_caused_by_one,
     server_said,
     update_guarded,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
-    TRAEFIK_API_VERSIONS,
 )
 
 try:
@@ -161,7 +157,7 @@ def api_error_message(exc, action):
     return "Failed to {0}: {1}".format(action, server_said(exc))
 
 
-def _serves_now(client, api_version, kind):
+def serves_now(client, api_version, kind):
     """Like is_served, but also asks the group's discovery document itself: the client's
     discovery cache outlives a deleted CRD, and a write would then fail with a bare 404."""
     if not is_served(client, api_version, kind):
@@ -169,45 +165,6 @@ def _serves_now(client, api_version, kind):
     if getattr(client, "request", None) is None:
         return True
     return _listed_in_discovery(client, api_version, kind, "discover {0} in {1}".format(kind, api_version))
-
-
-def traefik_api_version(client, requested=None):
-    """Choose the Traefik CRD group/version to use.
-
-    With ``requested`` set, validate it and make sure the cluster serves it. Otherwise prefer
-    ``traefik.io/v1alpha1`` (Traefik v3) and fall back to ``traefik.containo.us/v1alpha1`` (v2).
-    """
-    allowed = ", ".join(TRAEFIK_API_VERSIONS)
-    # The modules call the option api_version or traefik_api_version; the role passes its own
-    # variable through, so name both to point the user at what they actually set.
-    role_variable = "canary_traefik_api_version in the canary role"
-    if requested:
-        if requested not in TRAEFIK_API_VERSIONS:
-            raise InvalidInput(
-                "api_version must be one of {0}; got '{1}' ({2})".format(
-                    allowed, requested, role_variable)
-            )
-        if not _serves_now(client, requested, "TraefikService"):
-            installed = [v for v in TRAEFIK_API_VERSIONS
-                         if v != requested and _serves_now(client, v, "TraefikService")]
-            if installed:
-                found = "{0} {1} installed".format(
-                    " and ".join(installed), "is" if len(installed) == 1 else "are")
-            else:
-                found = "no Traefik CRDs are installed"
-            raise DeliveryError(
-                "api_version {0} was requested ({1}), but the API server does not serve "
-                "TraefikService in it: {2}. Allowed values are {3}; use one the cluster serves, "
-                "or leave it unset to detect it".format(requested, role_variable, found, allowed)
-            )
-        return requested
-    for candidate in TRAEFIK_API_VERSIONS:
-        if is_served(client, candidate, "TraefikService"):
-            return candidate
-    raise DeliveryError(
-        "The API server serves TraefikService in none of {0}; are Traefik's CRDs "
-        "installed?".format(allowed)
-    )
 
 
 def _describe(resource, namespace, name):

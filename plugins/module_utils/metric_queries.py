@@ -3,11 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Built-in Traefik metric checks, keyed by the canary Service's name.
 
-Traefik labels its per-service metrics ``service="<namespace>-<service>-<port>@kubernetescrd"``.
 Keying the query by the Service (not by the target Deployment, as Flagger does) means a renamed
-canary Service is still measured, and a Service called ``podinfo-canary`` is never confused with
-``podinfo-canary-extra``: with a known port the label is matched exactly, and without one the port
-part may only be digits, which ``extra-80`` is not.
+canary Service is still measured. Which series belong to a Service is the router's knowledge:
+the label matcher comes from it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,11 +18,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
     validate_interval,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.names import (
-    require_dns_label,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
-    normalize_port,
+from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+    router_class,
 )
 
 REQUEST_SUCCESS_RATE = "request-success-rate"
@@ -32,20 +27,10 @@ REQUEST_DURATION = "request-duration"
 BUILTIN_METRICS = (REQUEST_SUCCESS_RATE, REQUEST_DURATION)
 
 
-def service_matcher(namespace, service, port=None):
-    """The PromQL label matcher selecting one Service's series in Traefik's metrics."""
-    require_dns_label("namespace", namespace)
-    require_dns_label("service", service)
-    port = normalize_port(port)
-    if port is not None:
-        return 'service="{0}-{1}-{2}@kubernetescrd"'.format(namespace, service, port)
-    return 'service=~"{0}-{1}-[0-9]+@kubernetescrd"'.format(namespace, service)
-
-
 def builtin_query(metric, namespace, service, interval, port=None):
     """PromQL for a built-in check: success rate in percent, or p99 duration in milliseconds."""
     validate_interval(interval)
-    matcher = service_matcher(namespace, service, port)
+    matcher = router_class().service_matcher(namespace, service, port)
     if metric == REQUEST_SUCCESS_RATE:
         # Share of non-5xx responses; 0/0 (no requests in the window) gives NaN, i.e. no data.
         return (

@@ -30,10 +30,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
     primary_name,
     require_dns_label,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
     Route,
-    apply_route,
-    plan_route,
+    TraefikWeightedRouter,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
     config_content,
@@ -49,7 +48,7 @@ POLL_SECONDS = 1.0
 
 
 class Promotion(object):
-    def __init__(self, client, namespace, name, timeout, route, clock=time.monotonic,
+    def __init__(self, client, namespace, name, timeout, router, clock=time.monotonic,
                  sleep=time.sleep, route_traffic=True, scale_down=True, before_write=None):
         self.client = client
         self.namespace = require_dns_label("namespace", namespace)
@@ -58,7 +57,7 @@ class Promotion(object):
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise InvalidInput("timeout must be a positive number of seconds; got {0!r}".format(timeout))
         self.timeout = timeout
-        self.route = route
+        self.router = router
         # stepWeightPromotion moves traffic back in steps after the primary rolled out, so the
         # caller can keep routing and the canary as they are and finish them later.
         self.route_traffic = route_traffic
@@ -160,7 +159,7 @@ class Promotion(object):
         desired_template = primary_pod_template(canary_template, selector, tracked, checksum)
         current_template = (primary.get("spec") or {}).get("template") or {}
         template_changed = current_template != desired_template
-        route_plan = plan_route(self.client, self.route, 0)
+        route_plan = self.router.plan(0)
         route_changed = route_plan.changed and self.route_traffic
         weights_after = route_plan.weights if self.route_traffic else route_plan.previous
         canary_replicas = (canary.get("spec") or {}).get("replicas", 1)
@@ -218,7 +217,7 @@ class Promotion(object):
             self.before_write()
         if route_changed:
             self.actions.append("Routing all traffic to primary")
-            self._timed("routing", apply_route, route_plan)
+            self._timed("routing", self.router.apply, route_plan)
         if canary_replicas:
             self.actions.append("Scaling down {0}".format(self._ref(self.name)))
 
@@ -245,8 +244,10 @@ def promote(client, namespace, name, timeout, traefik_service=None, primary_serv
             route_traffic=True, scale_down=True, watch=None):
     # The TraefikService is named after spec.service.name (Flagger's default for it is the
     # target's name); the Services it splits between are named after the TraefikService.
-    route = Route(namespace, traefik_service or name, primary_service=primary_service,
-                  canary_service=canary_service, port=port, api_version=api_version)
+    # canary_promote names the TraefikService and its Services itself rather than a Canary.
+    router = TraefikWeightedRouter(client, Route(
+        namespace, traefik_service or name, primary_service=primary_service,
+        canary_service=canary_service, port=port, api_version=api_version))
     waits = {} if watch is None else {"sleep": watch.sleep, "before_write": watch.check}
-    return Promotion(client, namespace, name, timeout, route, route_traffic=route_traffic,
+    return Promotion(client, namespace, name, timeout, router, route_traffic=route_traffic,
                      scale_down=scale_down, **waits).run(check_mode=check_mode)

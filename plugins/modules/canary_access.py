@@ -119,6 +119,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
+    TRAEFIK_API_VERSIONS,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.permissions import (
     release_needs,
     require,
@@ -131,8 +134,8 @@ def argument_spec():
     spec = DeliveryModule.k8s_argument_spec()
     spec.update(
         canary=dict(type="dict", required=True),
-        traefik_api_version=dict(type="str", default="traefik.io/v1alpha1",
-                                 choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]),
+        traefik_api_version=dict(type="str", default=TRAEFIK_API_VERSIONS[0],
+                                 choices=list(TRAEFIK_API_VERSIONS)),
         initialized=dict(type="bool", default=True),
         tracked_configs=dict(type="raw", default=[]),
         register_canary=dict(type="bool", default=False),

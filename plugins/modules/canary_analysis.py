@@ -488,9 +488,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
-    Route,
-    route_traffic,
+from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+    router_for,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (
+    split_weights,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
+    TRAEFIK_API_VERSIONS,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.lease import (
     LeaseStore,
@@ -511,13 +516,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 )
 
 
-def advance_weight(client, canary, route, weight):
+def advance_weight(client, canary, router, weight):
     """Shift the canary to ``weight`` and record it as Flagger does, once per weight.
 
     Doing this in the analysing call saves a module start per step; a retry of the same tick
     finds the weight set and the status at it, and writes nothing.
     """
-    routed = route_traffic(client, route, weight)
+    weights = split_weights(weight)
+    routed = router.set_routes(weights["primary"], weights["canary"])
     canary_obj = canary_status.read_canary(client, canary["namespace"], canary["name"])
     recorded = ((canary_obj or {}).get("status") or {}).get("canaryWeight")
     if canary_obj is None or (recorded == weight and not routed["changed"]):
@@ -563,8 +569,7 @@ def argument_spec():
         cluster_url_access=dict(type="str", choices=list(CLUSTER_URL_ACCESS), default="auto"),
         set_weight=dict(type="bool", default=False),
         route_to_primary_on_failure=dict(type="bool", default=False),
-        traefik_api_version=dict(
-            type="str", choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]),
+        traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
     )
     return spec
 
@@ -607,11 +612,11 @@ def run(module):
         return dry_run(canary, params)
     prometheus = dict((k, v) for k, v in (params["prometheus"] or {}).items() if v is not None)
     sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
-    route = Route.for_canary(canary, api_version=params["traefik_api_version"])
+    router = router_for(client, canary, api_version=params["traefik_api_version"])
     if params["weights"] is not None:
-        result = run_step_loop(module, client, canary, route, prometheus, sender, watch)
+        result = run_step_loop(module, client, canary, router, prometheus, sender, watch)
     else:
-        result = run_one_tick(module, client, canary, route, prometheus, sender)
+        result = run_one_tick(module, client, canary, router, prometheus, sender)
     result["routed_to_primary"] = False
     if params["route_to_primary_on_failure"] and not result.get("abandoned") and (
             result.get("threshold_reached") or result.get("rollback_requested")):
@@ -621,7 +626,7 @@ def run(module):
         # The rollback decision and the traffic cut happen in one call: the canary's share drops
         # to 0 as soon as the decisive check is known, not a few task starts later.
         result["decided_at"] = time.time()
-        routed = route_traffic(client, route, 0)
+        routed = router.finalize()
         result["routed_at"] = time.time()
         result["routed_to_primary"] = True
         result["changed"] = result.get("changed", False) or routed["changed"]
@@ -642,7 +647,7 @@ def dry_run(canary, params):
             "weight": weights[-1], "msg": msg}
 
 
-def run_step_loop(module, client, canary, route, prometheus, sender, watch):
+def run_step_loop(module, client, canary, router, prometheus, sender, watch):
     """Every weight of O(weights) in this one process; see steps.run_steps.
 
     Its waits (each tick's interval, a closed gate's) end early once ``watch`` sees the run that
@@ -659,7 +664,7 @@ def run_step_loop(module, client, canary, route, prometheus, sender, watch):
             first[0] = False
             if revision and ClusterReader(client).target_revision(canary) != revision:
                 return False
-        return advance_weight(client, canary, route, weight)
+        return advance_weight(client, canary, router, weight)
 
     def tick(weight):
         return run_tick(client, canary, weight, revision=revision, wait=params["wait"],
@@ -692,14 +697,14 @@ def run_step_loop(module, client, canary, route, prometheus, sender, watch):
                      sleep=watch.sleep, abandoned=watch)
 
 
-def run_one_tick(module, client, canary, route, prometheus, sender):
+def run_one_tick(module, client, canary, router, prometheus, sender):
     params = module.params
     advanced = False
     # A target that changed since the analysis started is not given more traffic; the tick below
     # reports revision_changed and the analysis restarts from weight 0.
     if params["set_weight"] and (not params["revision"] or
                                  ClusterReader(client).target_revision(canary) == params["revision"]):
-        advanced = advance_weight(client, canary, route, params["weight"])
+        advanced = advance_weight(client, canary, router, params["weight"])
     result = run_tick(
         client, canary, params["weight"], revision=params["revision"], wait=params["wait"],
         prometheus=prometheus, sender=sender, traffic_gate=params["confirm_traffic_increase"],

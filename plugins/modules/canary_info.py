@@ -241,6 +241,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 from ansible_collections.progressive.delivery.plugins.module_utils.release import (
     ON_INTERRUPTED,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
+    TRAEFIK_API_VERSIONS,
+)
 
 try:
     import yaml
@@ -259,6 +262,8 @@ def argument_spec():
         traefik_api_version=dict(type="str", choices=["traefik.io/v1alpha1",
                                                       "traefik.containo.us/v1alpha1"]),
         on_interrupted=dict(type="str", choices=list(ON_INTERRUPTED), default="resume"),
+)
+        traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
     )
     return spec
 

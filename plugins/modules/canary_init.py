@@ -152,6 +152,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
+    TRAEFIK_API_VERSIONS,
+)
 
 
 def argument_spec():
@@ -159,8 +162,7 @@ def argument_spec():
     spec.update(canary_argument_spec())
     spec.update(
         manifest=dict(type="dict"),
-        traefik_api_version=dict(type="str", choices=["traefik.io/v1alpha1",
-                                                      "traefik.containo.us/v1alpha1"]),
+        traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
         timeout=dict(type="int"),
     )
     return spec

@@ -156,6 +156,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 from ansible_collections.progressive.delivery.plugins.module_utils.promotion import (
     promote,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
+    route_argument_spec,
+)
 
 
 def argument_spec():
@@ -165,15 +168,10 @@ def argument_spec():
         namespace=dict(type="str", required=True),
         timeout=dict(type="int", default=600),
         traefik_service=dict(type="str"),
-        primary_service=dict(type="str"),
-        canary_service=dict(type="str"),
-        port=dict(type="raw"),
-        api_version=dict(
-            type="str", choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]
-        ),
         route_traffic=dict(type="bool", default=True),
         scale_down=dict(type="bool", default=True),
     )
+    spec.update(route_argument_spec())
     return spec
 
 

@@ -146,12 +146,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
-    Route,
-    route_traffic,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (
     split_weights,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
+    Route,
+    TraefikWeightedRouter,
+    route_argument_spec,
 )
 
 
@@ -161,21 +162,18 @@ def argument_spec():
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         weight=dict(type="raw", required=True),
-        primary_service=dict(type="str"),
-        canary_service=dict(type="str"),
-        port=dict(type="raw"),
-        api_version=dict(
-            type="str", choices=["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"]
-        ),
         create=dict(type="bool", default=False),
         takeover=dict(type="bool", default=False),
     )
+    spec.update(route_argument_spec())
     return spec
 
 
 def run(module):
     params = module.params
-    split_weights(params["weight"])  # reject a bad weight before contacting the cluster
+    weights = split_weights(params["weight"])  # reject a bad weight before contacting the cluster
+    # The options name the TraefikService and its Services, so this module routes through them
+    # directly instead of through a Canary's router.
     route = Route(
         params["namespace"],
         params["name"],
@@ -184,11 +182,10 @@ def run(module):
         port=params["port"],
         api_version=params["api_version"],
     )
-    client = get_dynamic_client(module)
-    return route_traffic(
-        client,
-        route,
-        params["weight"],
+    router = TraefikWeightedRouter(get_dynamic_client(module), route)
+    return router.set_routes(
+        weights["primary"],
+        weights["canary"],
         create=params["create"],
         takeover=params["takeover"],
         check_mode=module.check_mode,

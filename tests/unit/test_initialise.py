@@ -21,8 +21,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.initialise im
     owner_reference,
     selector_label,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import Route
-from ansible_collections.progressive.delivery.plugins.module_utils.traefik import build_traefik_service
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import Route, build_traefik_service
 
 from seed_manifests import SEED_CANARY
 

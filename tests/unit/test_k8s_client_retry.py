@@ -24,8 +24,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     create_object,
     get_object,
     replace_with_retry,
-    traefik_api_version,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import detect_api_version as traefik_api_version
 from ansible_collections.progressive.delivery.plugins.module_utils.retry import RetryPolicy
 from fake_time import FakeTime
 

@@ -4,10 +4,8 @@ import re
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
-from ansible_collections.progressive.delivery.plugins.module_utils.metric_queries import (
-    builtin_query,
-    service_matcher,
-)
+from ansible_collections.progressive.delivery.plugins.module_utils.metric_queries import builtin_query
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import service_matcher
 from ansible_collections.progressive.delivery.plugins.module_utils.thresholds import (
     format_number,
     judge,

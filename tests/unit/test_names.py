@@ -8,7 +8,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis impo
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import parse_canary
 from ansible_collections.progressive.delivery.plugins.module_utils.initialise import build_services
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import Route
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import Route
 
 from seed_manifests import SEED_CANARY
 
@@ -65,8 +65,8 @@ class _StopBeforeTheCluster(Exception):
 def test_promotion_routes_the_services_named_after_the_traefik_service(monkeypatch):
     seen = {}
 
-    def capture(client, namespace, name, timeout, route, **kwargs):
-        seen["route"] = route
+    def capture(client, namespace, name, timeout, router, **kwargs):
+        seen["route"] = router.route
         raise _StopBeforeTheCluster()
 
     monkeypatch.setattr(promotion, "Promotion", capture)

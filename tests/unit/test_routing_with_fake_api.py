@@ -9,9 +9,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     api_error_message,
     replace_with_retry,
-    traefik_api_version,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import Route, route_traffic
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import detect_api_version as traefik_api_version
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import Route, route_traffic
 
 
 class Obj(dict):

@@ -2,14 +2,14 @@
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
-from ansible_collections.progressive.delivery.plugins.module_utils.traefik import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import split_weights
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import normalize_port
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
     UnexpectedTraefikService,
     build_traefik_service,
     build_weighted_spec,
-    normalize_port,
     read_weights,
     set_weights,
-    split_weights,
 )
 
 P, C = "podinfo-primary", "podinfo-canary"
