@@ -44,6 +44,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.prometheus im
     PrometheusProvider,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils import status as canary_status
+from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+    target_for,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.thresholds import (
     ERROR,
 )
@@ -212,15 +215,9 @@ class ClusterReader(object):
         return obj
 
     def target_revision(self, canary):
-        target = canary["target"]
-        resource = get_resource(self.client, "apps/v1", target.get("kind") or "Deployment")
-        obj = get_object(resource, canary["namespace"], target["name"])
-        if obj is None:
-            raise DeliveryError("{0} {1}/{2} (the Canary's target) not found".format(
-                target.get("kind") or "Deployment", canary["namespace"], target["name"]))
-        template = (obj.get("spec") or {}).get("template") or {}
-        configs = canary_status.tracked_configs(self.client, canary["namespace"], template)
-        return canary_status.revision_checksum(template, configs)
+        workload = target_for(self.client, canary)
+        revision, _tracked = workload.revision(workload.require(workload.name, "the Canary's target"))
+        return revision
 
 
 def evaluate_metrics(canary, prometheus, reader, provider_factory=PrometheusProvider):

@@ -40,11 +40,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers impor
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     read_canary,
-    revision_checksum,
-    tracked_configs,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.names import (
-    primary_name,
+from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+    target_for,
 )
 
 
@@ -107,15 +105,13 @@ def resolve_metric_templates(client, canary, files=None):
 def describe_canary(client, params):
     canary, manifest, source, obj = resolve_canary(params, cluster_reader(client))
     namespace = canary["namespace"]
-    deployments = get_resource(client, "apps/v1", "Deployment")
-    target = get_object(deployments, namespace, canary["target"]["name"])
+    workload = target_for(client, canary)
+    target = workload.get(workload.name)
     revision = None
     tracked = {}
     if target is not None:
-        template = (target.get("spec") or {}).get("template") or {}
-        tracked = tracked_configs(client, namespace, template)
-        revision = revision_checksum(template, tracked)
-    primary = get_object(deployments, namespace, primary_name(canary["target"]["name"]))
+        revision, tracked = workload.revision(target)
+    primary = workload.get(workload.primary)
     status = (obj or {}).get("status") or {}
     new, in_progress, failed = release_decision(revision, status)
     if primary is None:

@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Initialisation of a Canary: the objects Flagger creates once per app.
 
-From the target Deployment ``X``: the primary Deployment ``X-primary`` (its pod template made by
-workload.primary_pod_template, the same function promotion uses), ``-primary`` copies of the
-ConfigMaps/Secrets it uses, the ClusterIP Services apex/primary/canary, the weighted
-TraefikService (all traffic to the primary), and a clone of the HPA for the primary. Once the
-primary is ready the target is scaled to zero and the first revision counts as promoted.
+From the target ``X`` (a Deployment; see targets/): the primary ``X-primary`` (its pod template
+made by targets.base.primary_pod_template, the same function promotion uses), ``-primary`` copies
+of the ConfigMaps/Secrets it uses (targets.config_tracking), the ClusterIP Services
+apex/primary/canary, the weighted TraefikService (all traffic to the primary), and a clone of
+the HPA for the primary. Once the primary is ready the target is scaled to zero and the first
+revision counts as promoted.
 
 Every object is only created when missing (Services and the primary HPA are also corrected
 when they drifted), so a second run changes nothing. Every refusal happens before the first
@@ -43,39 +44,26 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers impor
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     emit_event,
     event_message,
-    revision_checksum,
-    tracked_configs,
-    tracked_pairs,
     write_status,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     primary_name,
     service_names,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
-    config_copy,
-    primary_pod_template,
-    rollout_progress,
+from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+    target_for,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.config_tracking import (
+    tracked_pairs,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
+    selector_label,
 )
 
-# Flagger's default list of selector labels, in its order of preference.
-SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
 POLL_SECONDS = 0.5
 INITIALISED_PHASES = ("Initialized", "Waiting", "Progressing", "WaitingPromotion", "Promoting",
                       "Finalising", "Succeeded", "Failed")
 HPA_API_VERSIONS = ("autoscaling/v2", "autoscaling/v2beta2", "autoscaling/v1")
-
-
-def selector_label(deployment):
-    """``(key, value)`` of the selector label Flagger keys the primary on."""
-    match = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    for key in SELECTOR_LABELS:
-        if match.get(key):
-            return key, match[key]
-    name = (deployment.get("metadata") or {}).get("name")
-    raise DeliveryError(
-        "Deployment {0} spec.selector.matchLabels must contain one of {1}; got {2}".format(
-            name, ", ".join(SELECTOR_LABELS), match or "none"))
 
 
 def owner_reference(canary_obj):
@@ -96,36 +84,6 @@ def _metadata(name, namespace, labels=None, annotations=None, owner=None):
     if owner:
         meta["ownerReferences"] = [owner]
     return meta
-
-
-def build_primary_deployment(target, tracked, owner=None, min_replicas=None):
-    """The primary Deployment: the target's spec under ``<label>: <value>-primary``.
-
-    With an HPA, the primary starts at the HPA's minimum rather than waiting for the HPA to
-    raise it, so it serves production traffic at full strength from the first request.
-    """
-    key, value = selector_label(target)
-    selector = {key: primary_name(value)}
-    meta = target.get("metadata") or {}
-    spec = target.get("spec") or {}
-    labels = dict(meta.get("labels") or {})
-    labels[key] = primary_name(value)
-    primary_spec = {
-        "replicas": max(spec.get("replicas") or 1, min_replicas or 1),
-        "selector": {"matchLabels": selector},
-        "template": primary_pod_template(spec.get("template") or {}, selector, tracked),
-    }
-    for field in ("strategy", "minReadySeconds", "revisionHistoryLimit",
-                  "progressDeadlineSeconds"):
-        if spec.get(field) is not None:
-            primary_spec[field] = copy.deepcopy(spec[field])
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _metadata(primary_name(meta["name"]), meta.get("namespace"), labels,
-                              owner=owner),
-        "spec": primary_spec,
-    }
 
 
 def build_services(canary, target, owner=None):
@@ -226,15 +184,11 @@ class Initialiser(object):
     def read_inputs(self):
         """Everything we need, read and checked before any write."""
         canary = self.canary
-        self.deployments = self._resource("apps/v1", "Deployment")
-        self.target = get_object(self.deployments, self.namespace, canary["target"]["name"])
-        if self.target is None:
-            raise DeliveryError("Deployment {0}/{1} (spec.targetRef) not found".format(
-                self.namespace, canary["target"]["name"]))
+        self.workload = target_for(self.client, canary)
+        self.target = self.workload.require(self.workload.name, "spec.targetRef")
         selector_label(self.target)
-        template = (self.target.get("spec") or {}).get("template") or {}
-        self.tracked = tracked_configs(self.client, self.namespace, template)
-        self.revision = revision_checksum(template, self.tracked)
+        self.configs = self.workload.configs.read(self.workload.pod_template(self.target))
+        self.revision, self.tracked = self.workload.revision(self.target, self.configs)
         try:
             self.canaries = self._resource(CANARY_API_VERSION, "Canary")
         except DeliveryError:
@@ -309,30 +263,23 @@ class Initialiser(object):
                             "iterations": 0})
 
     def ensure_config_copies(self):
-        owner = owner_reference(self.canary_obj)
-        for kind, name in sorted(tracked_pairs(self.tracked)):
-            resource = self._resource("v1", kind)
-            source = get_object(resource, self.namespace, name)
-            desired = config_copy(source, kind)
-            if owner:
-                desired["metadata"]["ownerReferences"] = [owner]
-            current = get_object(resource, self.namespace, desired["metadata"]["name"])
+        tracker = self.workload.configs
+        for kind, desired, current in tracker.copies(self.configs, owner_reference(self.canary_obj)):
             # An existing copy is left as it is: the primary runs the configuration it was
             # promoted with, and promotion refreshes the copies.
             if current is None:
-                self._create(resource, desired)
+                self._create(tracker.resource(kind), desired)
 
     def ensure_primary(self):
-        self.primary = get_object(self.deployments, self.namespace,
-                                  primary_name(self.canary["target"]["name"]))
+        self.primary = self.workload.get(self.workload.primary)
         if self.primary is not None:
             return False
         overrides = (self.canary["autoscaler"] or {}).get("primary_scaler_replicas") or {}
         min_replicas = overrides.get("minReplicas") or (
             (self.hpa or {}).get("spec") or {}).get("minReplicas")
-        body = build_primary_deployment(self.target, tracked_pairs(self.tracked),
-                                        owner_reference(self.canary_obj), min_replicas)
-        self.primary = self._create(self.deployments, body)
+        body = self.workload.build_primary(self.target, tracked_pairs(self.tracked),
+                                           owner_reference(self.canary_obj), min_replicas)
+        self.primary = self._create(self.workload.resource, body)
         return True
 
     def ensure_services(self):
@@ -392,38 +339,23 @@ class Initialiser(object):
         replace_with_retry(self.hpa_resource, self.namespace, name, mutate)
 
     def wait_for_primary(self):
-        deadline = self.clock() + self.timeout
-        threshold = self.canary["analysis"].get("primary_ready_threshold", 100)
-        name = primary_name(self.canary["target"]["name"])
-        while True:
-            primary = get_object(self.deployments, self.namespace, name) or {}
-            done, message = rollout_progress(primary)
-            wanted = (primary.get("spec") or {}).get("replicas", 1) or 0
-            available = ((primary.get("status") or {}).get("availableReplicas") or 0)
-            if done or (wanted and threshold < 100 and available * 100 >= wanted * threshold):
-                return
-            if self.clock() >= deadline:
-                raise DeliveryError(
-                    "Primary Deployment {0}/{1} was not ready within {2}s "
-                    "(progressDeadlineSeconds): {3}; the target was left running".format(
-                        self.namespace, name, self.timeout, message))
-            self.sleep(POLL_SECONDS)
+        ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,
+                                                        POLL_SECONDS)
+        if not ready:
+            raise DeliveryError(
+                "Primary {0} {1}/{2} was not ready within {3}s "
+                "(progressDeadlineSeconds): {4}; the target was left running".format(
+                    self.workload.kind, self.namespace, self.workload.primary, self.timeout,
+                    message))
 
     def scale_target_to_zero(self):
         if ((self.target.get("spec") or {}).get("replicas")) == 0:
             return
-        self._record("Deployment", self.canary["target"]["name"], "scaled to 0",
+        self._record(self.workload.kind, self.workload.name, "scaled to 0",
                      {"replicas": self.target["spec"].get("replicas")}, {"replicas": 0})
         if self.check_mode:
             return
-
-        def scale(obj):
-            if obj["spec"].get("replicas") == 0:
-                return None
-            obj["spec"]["replicas"] = 0
-            return obj
-
-        replace_with_retry(self.deployments, self.namespace, self.canary["target"]["name"], scale)
+        self.workload.scale_to_zero()
 
     def _write_status(self, changes):
         if self.canary_obj is None:

@@ -20,12 +20,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
     DeliveryError,
     InvalidInput,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
-    create_object,
-    get_object,
-    get_resource,
-    replace_with_retry,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     primary_name,
     require_dns_label,
@@ -34,14 +28,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.traef
     Route,
     TraefikWeightedRouter,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
-    config_content,
-    config_copy,
-    config_checksum,
-    config_references,
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
     container_images,
-    primary_pod_template,
-    rollout_progress,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.config_tracking import (
+    configs_checksum,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
+    DeploymentTarget,
 )
 
 POLL_SECONDS = 1.0
@@ -68,79 +62,36 @@ class Promotion(object):
         # scaling down: it raises when the run that started the promotion is gone, and the next
         # run finishes the promotion.
         self.before_write = before_write
-        self.deployments = get_resource(client, "apps/v1", "Deployment")
-        self.resources = {
-            "ConfigMap": get_resource(client, "v1", "ConfigMap"),
-            "Secret": get_resource(client, "v1", "Secret"),
-        }
+        # canary_promote's options name no kind: it promotes Deployments.
+        self.workload = DeploymentTarget(client, self.namespace, self.name)
         self.actions = []
         self.timings = {}
 
     def _ref(self, name):
         return "{0}.{1}".format(name, self.namespace)
 
-    def _read_deployment(self, name, role):
-        obj = get_object(self.deployments, self.namespace, name)
-        if obj is None:
-            hint = "" if role == "canary" else "; initialise the canary first so the primary exists"
-            raise DeliveryError("Deployment {0}/{1} ({2}) not found{3}".format(
-                self.namespace, name, role, hint))
-        return obj
-
     def _plan_configs(self, canary_template):
-        """Find the configs to track and the copies that need writing."""
-        tracked, writes, sources = set(), [], {}
-        for (kind, name), optional in sorted(config_references(canary_template.get("spec") or {}).items()):
-            source = get_object(self.resources[kind], self.namespace, name)
-            if source is None:
-                if optional:
-                    continue
-                raise DeliveryError(
-                    "{0} {1}/{2}, referenced by the canary's pod template, not found".format(
-                        kind, self.namespace, name))
-            tracked.add((kind, name))
-            sources[(kind, name)] = source
-            wanted = config_copy(source, kind)
-            current = get_object(self.resources[kind], self.namespace, wanted["metadata"]["name"])
-            if current is None or config_content(current) != config_content(wanted):
-                writes.append((kind, wanted, current))
-        return tracked, writes, (config_checksum(sources) if sources else None)
-
-    def _write_config(self, kind, wanted, current):
-        resource = self.resources[kind]
-        name = wanted["metadata"]["name"]
-        if current is None:
-            create_object(resource, self.namespace, wanted)
-            return
-
-        def mutate(obj):
-            if config_content(obj) == config_content(wanted):
-                return None
-            for key in ("data", "binaryData"):
-                obj.pop(key, None)
-                if wanted.get(key) is not None:
-                    obj[key] = wanted[key]
-            return obj
-
-        replace_with_retry(resource, self.namespace, name, mutate)
+        """The configs to track, the copies that need writing, and their checksum."""
+        tracker = self.workload.configs
+        configs = tracker.read(canary_template)
+        writes = [(kind, wanted, current) for kind, wanted, current in tracker.copies(configs)
+                  if not tracker.copy_is_current(current, wanted)]
+        return set(configs), writes, (configs_checksum(configs) if configs else None)
 
     def _write_configs(self, writes):
         for kind, wanted, current in writes:
-            self._write_config(kind, wanted, current)
+            self.workload.configs.write_copy(kind, wanted, current)
 
     def _wait_for_primary(self):
-        deadline = self.clock() + self.timeout
-        while True:
-            done, message = rollout_progress(self._read_deployment(self.primary, "primary"))
-            if done:
-                return message
-            if self.clock() >= deadline:
-                raise DeliveryError(
-                    "primary Deployment {0}/{1} did not finish its rollout within {2}s ({3}); "
-                    "traffic routing was left unchanged and the canary was not scaled down".format(
-                        self.namespace, self.primary, _seconds(self.timeout), message),
-                    timings=self.timings, actions=self.actions)
-            self.sleep(POLL_SECONDS)
+        ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,
+                                                        POLL_SECONDS)
+        if not ready:
+            raise DeliveryError(
+                "primary Deployment {0}/{1} did not finish its rollout within {2}s ({3}); "
+                "traffic routing was left unchanged and the canary was not scaled down".format(
+                    self.namespace, self.primary, _seconds(self.timeout), message),
+                timings=self.timings, actions=self.actions)
+        return message
 
     def _timed(self, key, func, *args):
         start = self.clock()
@@ -151,13 +102,12 @@ class Promotion(object):
 
     def run(self, check_mode=False):
         started = self.clock()
-        canary = self._read_deployment(self.name, "canary")
-        primary = self._read_deployment(self.primary, "primary")
-        canary_template = (canary.get("spec") or {}).get("template") or {}
-        selector = ((primary.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        canary = self.workload.require(self.name, "canary")
+        primary = self.workload.require_primary()
+        canary_template = self.workload.pod_template(canary)
         tracked, config_writes, checksum = self._plan_configs(canary_template)
-        desired_template = primary_pod_template(canary_template, selector, tracked, checksum)
-        current_template = (primary.get("spec") or {}).get("template") or {}
+        desired_template = self.workload.primary_template(canary_template, primary, tracked, checksum)
+        current_template = self.workload.pod_template(primary)
         template_changed = current_template != desired_template
         route_plan = self.router.plan(0)
         route_changed = route_plan.changed and self.route_traffic
@@ -200,17 +150,7 @@ class Promotion(object):
         if template_changed:
             self.actions.append("Copying {0} template spec to {1}".format(
                 self._ref(self.name), self._ref(self.primary)))
-
-            def set_template(obj):
-                fresh_selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-                wanted = primary_pod_template(canary_template, fresh_selector, tracked, checksum)
-                if obj["spec"].get("template") == wanted:
-                    return None
-                obj["spec"]["template"] = wanted
-                return obj
-
-            self._timed("primary_update", replace_with_retry, self.deployments, self.namespace,
-                        self.primary, set_template)
+            self._timed("primary_update", self.workload.promote, canary_template, tracked, checksum)
         self.actions.append("Waiting for {0} rollout to finish".format(self._ref(self.primary)))
         self.actions.append(self._timed("primary_rollout", self._wait_for_primary))
         if self.before_write is not None:
@@ -220,15 +160,7 @@ class Promotion(object):
             self._timed("routing", self.router.apply, route_plan)
         if canary_replicas:
             self.actions.append("Scaling down {0}".format(self._ref(self.name)))
-
-            def scale_to_zero(obj):
-                if obj["spec"].get("replicas") == 0:
-                    return None
-                obj["spec"]["replicas"] = 0
-                return obj
-
-            self._timed("canary_scale_down", replace_with_retry, self.deployments, self.namespace,
-                        self.name, scale_to_zero)
+            self._timed("canary_scale_down", self.workload.scale_to_zero)
         self.timings["total"] = round(self.clock() - started, 3)
         result["actions"] = self.actions
         result["timings"] = self.timings

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Canary status, Kubernetes Events in Flagger's words, and revision checksums.
+"""Canary status and Kubernetes Events in Flagger's words.
 
 Status is a small explicit record kept where Flagger keeps it (the Canary's status
 subresource), so ``kubectl get canaries`` and ``kubectl describe canary/X`` read as users of
@@ -21,10 +21,6 @@ import time
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
     InvalidInput,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
-    config_content,
-    config_references,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     ConflictError,
@@ -47,8 +43,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.retry import 
 
 CANARY_API_VERSION = "flagger.app/v1beta1"
 EVENT_SOURCE = "progressive-delivery"
-# Flagger's opt-out annotation: a ConfigMap/Secret carrying it is neither tracked nor copied.
-TRACKING_ANNOTATION = "flagger.app/config-tracking"
 EVENT_REASON = "Synced"
 
 PHASES = (
@@ -133,81 +127,6 @@ def now_rfc3339(now=None):
     moment = now if now is not None else time.time()
     return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- revisions ---------------------------------------------------------------------------
-
-def _stable_hash(value, length=16):
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def template_for_hash(pod_template):
-    """The parts of a pod template that make a revision.
-
-    ``metadata.creationTimestamp: null`` is noise some clients add to templates.
-    """
-    template = copy.deepcopy(pod_template or {})
-    metadata = template.get("metadata") or {}
-    metadata.pop("creationTimestamp", None)
-    return template
-
-
-def config_checksum(obj):
-    """Checksum of a ConfigMap's or Secret's payload (what the pods actually see)."""
-    return _stable_hash(config_content(obj))
-
-
-def config_key(kind, name):
-    """Flagger's trackedConfigs key: ``configmap/NAME`` or ``secret/NAME``."""
-    return "{0}/{1}".format(kind.lower(), name)
-
-
-def tracking_disabled(obj):
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return annotations.get(TRACKING_ANNOTATION) == "disabled"
-
-
-def revision_checksum(pod_template, tracked):
-    """One checksum for the target's pod template and the configs it uses.
-
-    A change to either is a new revision; this is what lastAppliedSpec and lastPromotedSpec
-    hold.
-    """
-    return _stable_hash({"template": template_for_hash(pod_template),
-                         "configs": dict(tracked or {})})
-
-
-def tracked_configs(client, namespace, pod_template):
-    """``{"configmap/NAME": checksum, "secret/NAME": checksum}`` of the configs in use.
-
-    Optional references to configs that do not exist are skipped (the pods start without
-    them); a missing mandatory one is an error, because those pods cannot start either.
-    Configs annotated ``flagger.app/config-tracking: disabled`` are not tracked.
-    """
-    spec = (pod_template or {}).get("spec") or {}
-    result = {}
-    for (kind, name), optional in sorted(config_references(spec).items()):
-        obj = get_object(get_resource(client, "v1", kind), namespace, name)
-        if obj is None:
-            if optional:
-                continue
-            raise DeliveryError("{0} {1}/{2} is referenced by the pod template but does not "
-                                "exist".format(kind, namespace, name))
-        if tracking_disabled(obj):
-            continue
-        result[config_key(kind, name)] = config_checksum(obj)
-    return result
-
-
-def tracked_pairs(tracked):
-    """``{"configmap/a": ...}`` -> ``{("ConfigMap", "a")}``, the form workload.py rewrites."""
-    kinds = {"configmap": "ConfigMap", "secret": "Secret"}
-    pairs = set()
-    for key in tracked or {}:
-        kind, _sep, name = key.partition("/")
-        pairs.add((kinds[kind], name))
-    return pairs
 
 
 # --- status ------------------------------------------------------------------------------

@@ -15,13 +15,15 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
     InvalidInput,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.initialise import (
-    build_primary_deployment,
     build_primary_hpa,
     build_services,
     owner_reference,
-    selector_label,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import Route, build_traefik_service
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
+    build_primary_deployment,
+    selector_label,
+)
 
 from seed_manifests import SEED_CANARY
 

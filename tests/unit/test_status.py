@@ -9,6 +9,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     event_message,
     new_status,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets import config_tracking
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.config_tracking import (
     revision_checksum,
     config_checksum,
 )
@@ -131,15 +134,15 @@ TEMPLATE = {
 
 
 def test_tracked_config_keys_convert_to_workload_pairs():
-    assert status_mod.tracked_pairs({"configmap/cfg": "1", "secret/tok": "2"}) == {
+    assert config_tracking.tracked_pairs({"configmap/cfg": "1", "secret/tok": "2"}) == {
         ("ConfigMap", "cfg"), ("Secret", "tok")}
-    assert status_mod.config_key("ConfigMap", "cfg") == "configmap/cfg"
+    assert config_tracking.config_key("ConfigMap", "cfg") == "configmap/cfg"
 
 
 def test_config_tracking_can_be_disabled_by_annotation():
-    assert status_mod.tracking_disabled(
+    assert config_tracking.tracking_disabled(
         {"metadata": {"annotations": {"flagger.app/config-tracking": "disabled"}}})
-    assert not status_mod.tracking_disabled({"metadata": {}})
+    assert not config_tracking.tracking_disabled({"metadata": {}})
 
 
 def test_revision_changes_with_image_and_with_config_but_not_with_noise():

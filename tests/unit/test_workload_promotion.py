@@ -1,10 +1,14 @@
 """Deriving the primary from the canary: config references, labels, rollout progress."""
-from ansible_collections.progressive.delivery.plugins.module_utils.workload import (
-    config_checksum,
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
+    primary_pod_template,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.config_tracking import (
     config_copy,
     config_references,
-    primary_pod_template,
+    configs_checksum as config_checksum,
     rewrite_config_references,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
     rollout_progress,
 )
 

@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Deployment as canary target: its primary Deployment, when a Deployment is ready, and scaling
+it to zero."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
+    replace_with_retry,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.names import (
+    primary_name,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
+    FULLY_READY,
+    Target,
+    match_labels,
+    primary_pod_template,
+)
+
+# Flagger's default list of selector labels, in its order of preference.
+SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
+# Fields of the target's spec the primary takes over as they are.
+COPIED_SPEC_FIELDS = ("strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds")
+
+
+def selector_label(deployment):
+    """``(key, value)`` of the selector label Flagger keys the primary on."""
+    match = match_labels(deployment)
+    for key in SELECTOR_LABELS:
+        if match.get(key):
+            return key, match[key]
+    name = (deployment.get("metadata") or {}).get("name")
+    raise DeliveryError(
+        "Deployment {0} spec.selector.matchLabels must contain one of {1}; got {2}".format(
+            name, ", ".join(SELECTOR_LABELS), match or "none"))
+
+
+def build_primary_deployment(target, tracked, owner=None, min_replicas=None):
+    """The primary Deployment: the target's spec under ``<label>: <value>-primary``.
+
+    With an HPA, the primary starts at the HPA's minimum rather than waiting for the HPA to
+    raise it, so it serves production traffic at full strength from the first request.
+    """
+    key, value = selector_label(target)
+    selector = {key: primary_name(value)}
+    meta = target.get("metadata") or {}
+    spec = target.get("spec") or {}
+    labels = dict(meta.get("labels") or {})
+    labels[key] = primary_name(value)
+    primary_spec = {
+        "replicas": max(spec.get("replicas") or 1, min_replicas or 1),
+        "selector": {"matchLabels": selector},
+        "template": primary_pod_template(spec.get("template") or {}, selector, tracked),
+    }
+    for field in COPIED_SPEC_FIELDS:
+        if spec.get(field) is not None:
+            primary_spec[field] = copy.deepcopy(spec[field])
+    metadata = {"name": primary_name(meta["name"]), "namespace": meta.get("namespace"),
+                "labels": labels}
+    if owner:
+        metadata["ownerReferences"] = [owner]
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+            "spec": primary_spec}
+
+
+def _condition(status, kind):
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == kind:
+            return condition
+    return None
+
+
+def _needed(updated, ready_threshold):
+    """The available replicas out of ``updated`` that meet ``ready_threshold`` percent."""
+    return -(-updated * ready_threshold // 100)
+
+
+def rollout_progress(deployment, ready_threshold=FULLY_READY):
+    """``(ready, message)`` for a Deployment, judged like ``kubectl rollout status``.
+
+    With a ``ready_threshold`` below 100 the rollout must still be complete (the new spec
+    observed, every replica updated, no old replica left), but only that percentage of the updated
+    replicas must be available, as Flagger's primaryReadyThreshold and canaryReadyThreshold say.
+    """
+    metadata = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    name = metadata.get("name")
+    wanted = spec.get("replicas", 1)
+    if status.get("observedGeneration", 0) < metadata.get("generation", 0):
+        return False, "waiting for {0} rollout to start: the new spec has not been observed".format(name)
+    progressing = _condition(status, "Progressing") or {}
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return False, "{0} exceeded its progress deadline: {1}".format(
+            name, progressing.get("message") or "no progress")
+    updated = status.get("updatedReplicas", 0) or 0
+    total = status.get("replicas", 0) or 0
+    available = status.get("availableReplicas", 0) or 0
+    if updated < wanted:
+        return False, "waiting for {0} rollout to finish: {1} of {2} updated replicas are available".format(
+            name, min(updated, available), wanted)
+    if total > updated:
+        return False, "waiting for {0} rollout to finish: {1} old replicas are pending termination".format(
+            name, total - updated)
+    if available < updated:
+        if available < _needed(updated, ready_threshold):
+            return False, "waiting for {0} rollout to finish: {1} of {2} updated replicas are available{3}".format(
+                name, available, updated,
+                "" if ready_threshold >= FULLY_READY else " (ready threshold {0}%)".format(ready_threshold))
+        return True, "{0} ready: {1} of {2} updated replicas are available (ready threshold {3}%)".format(
+            name, available, updated, ready_threshold)
+    return True, "{0} rolled out: {1} of {1} updated replicas are available".format(name, wanted)
+
+
+class DeploymentTarget(Target):
+    kind = "Deployment"
+    api_version = "apps/v1"
+
+    def build_primary(self, target, tracked, owner=None, min_replicas=None):
+        return build_primary_deployment(target, tracked, owner, min_replicas)
+
+    def rollout_progress(self, obj, ready_threshold=FULLY_READY):
+        return rollout_progress(obj, ready_threshold)
+
+    def scale_to_zero(self):
+        def scale(obj):
+            if obj["spec"].get("replicas") == 0:
+                return None
+            obj["spec"]["replicas"] = 0
+            return obj
+
+        return replace_with_retry(self.resource, self.namespace, self.name, scale)
