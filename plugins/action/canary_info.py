@@ -24,7 +24,7 @@ class ActionModule(CanaryFileAction):
             raise DeliveryError("metric_template_files must be a list of file paths; got {0!r}".format(files))
         if files:
             # Imported only when needed: it brings the Kubernetes client along.
-            from ansible_collections.progressive.delivery.plugins.module_utils.canary_state import (
+            from ansible_collections.progressive.delivery.plugins.module_utils.detection import (
                 _templates_from_files,
             )
 

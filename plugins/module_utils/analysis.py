@@ -43,7 +43,15 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
 from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
     PrometheusProvider,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils import status as canary_status
+from ansible_collections.progressive.delivery.plugins.module_utils.events import (
+    EVENT_TEMPLATES,
+    emit_event,
+    event_message,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    read_canary,
+    write_status,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
     target_for,
 )
@@ -142,12 +150,12 @@ def halt_event(canary, failure):
     """``(type, message)`` of the event for a failed or held tick, in Flagger's words."""
     kind, detail = failure
     if kind == "webhook":
-        return canary_status.event_message(
+        return event_message(
             "halt_webhook", canary, hook=detail["name"], detail=_hook_detail(detail))
     if kind == "gate":
-        return canary_status.event_message(
+        return event_message(
             "waiting_traffic_increase", canary, hook=detail["name"])
-    return canary_status.event_message("halt", canary, detail=detail["msg"])
+    return event_message("halt", canary, detail=detail["msg"])
 
 
 def _hook_detail(result):
@@ -189,7 +197,7 @@ def load_canary(canary=None, name=None, namespace=None, client_factory=None):
     if not (name and namespace):
         raise InvalidInput("either canary, or name and namespace, is required")
     client = client_factory()
-    obj = canary_status.read_canary(client, namespace, name)
+    obj = read_canary(client, namespace, name)
     if obj is None:
         raise InvalidInput("Canary {0}/{1} not found".format(namespace, name))
     return parse_canary(obj), obj
@@ -261,7 +269,7 @@ def update_status_guarded(client, namespace, name, compute, check_mode=False, kn
     recompute. ``known`` (the Canary read earlier in this tick) saves the first read.
     Returns ``(changed, before, after)``.
     """
-    return canary_status.write_status(client, namespace, name, compute, check_mode=check_mode,
+    return write_status(client, namespace, name, compute, check_mode=check_mode,
                                       known=known)
 
 
@@ -293,7 +301,7 @@ def _emit(client, canary, canary_obj, event, sender, check_mode):
     event_type, message = event
     if check_mode or canary_obj is None:
         return
-    canary_status.emit_event(client, canary_obj, message, event_type=event_type)
+    emit_event(client, canary_obj, message, event_type=event_type)
     hooks = canary["analysis"].get("webhooks") or []
     if any(h.get("type") == "event" for h in hooks):
         status = canary_obj.get("status") or {}
@@ -331,7 +339,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         "events": [],
         "msg": "",
     }
-    canary_obj = canary_status.read_canary(client, namespace, name)
+    canary_obj = read_canary(client, namespace, name)
     if canary_obj is None:
         raise DeliveryError(
             "Canary {0}/{1} not found in the cluster; the analysis keeps its failed checks in "
@@ -368,7 +376,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         result["webhooks"] = list(rollback["results"])
         if rollback["rollback_requested"]:
             asked = [r for r in rollback["results"] if r["passed"]][0]
-            event = canary_status.event_message("rollback_check_passed", canary,
+            event = event_message("rollback_check_passed", canary,
                                                 hook=asked["name"])
             if before_write is not None:
                 before_write()
@@ -476,9 +484,9 @@ def hook_events(canary, hook_type, results):
         if template is None:
             continue
         values = {"hook": result["name"]}
-        if "{detail}" in canary_status.EVENT_TEMPLATES[template][1]:
+        if "{detail}" in EVENT_TEMPLATES[template][1]:
             values["detail"] = _hook_detail(result)
-        events.append(canary_status.event_message(template, canary, **values))
+        events.append(event_message(template, canary, **values))
     return events
 
 
@@ -494,7 +502,7 @@ def _confirm_rollout_transition(client, canary, canary_obj, passed, events):
         # Still closed while Waiting, or open without having waited: nothing changes.
         return []
     new_phase = "Progressing" if passed else "Waiting"
-    canary_status.write_status(client, canary["namespace"], canary["name"], {"phase": new_phase},
+    write_status(client, canary["namespace"], canary["name"], {"phase": new_phase},
                                known=canary_obj)
     return events
 

@@ -41,9 +41,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
     router_for,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     emit_event,
     event_message,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     write_status,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (

@@ -503,7 +503,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.lease import 
     lease_name_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.retry import RetryPolicy
-from ansible_collections.progressive.delivery.plugins.module_utils import status as canary_status
+from ansible_collections.progressive.delivery.plugins.module_utils.events import (
+    emit_event,
+    event_message,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    read_canary,
+    write_status,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.steps import (
     Renewal,
     run_steps,
@@ -524,14 +531,14 @@ def advance_weight(client, canary, router, weight):
     """
     weights = split_weights(weight)
     routed = router.set_routes(weights["primary"], weights["canary"])
-    canary_obj = canary_status.read_canary(client, canary["namespace"], canary["name"])
+    canary_obj = read_canary(client, canary["namespace"], canary["name"])
     recorded = ((canary_obj or {}).get("status") or {}).get("canaryWeight")
     if canary_obj is None or (recorded == weight and not routed["changed"]):
         return routed["changed"]
-    canary_status.write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight},
+    write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight},
                                known=canary_obj)
-    event_type, message = canary_status.event_message("advance", canary, weight=weight)
-    canary_status.emit_event(client, canary_obj, message, event_type=event_type)
+    event_type, message = event_message("advance", canary, weight=weight)
+    emit_event(client, canary_obj, message, event_type=event_type)
     return True
 
 
@@ -676,7 +683,7 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch):
     if params["confirm_traffic_increase"] and any(
             h.get("type") == "confirm-traffic-increase" for h in hooks):
         def gate():
-            canary_obj = canary_status.read_canary(client, canary["namespace"], canary["name"])
+            canary_obj = read_canary(client, canary["namespace"], canary["name"])
             asked = run_stage_hooks(client, canary, canary_obj, "confirm-traffic-increase",
                                     sender, phase=PROGRESSING, checksum=revision)
             return asked["passed"], (asked["events"] or [asked["msg"]])[-1]

@@ -226,7 +226,7 @@ import tempfile
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.progressive.delivery.plugins.module_utils.canary_state import (
+from ansible_collections.progressive.delivery.plugins.module_utils.detection import (
     describe_canary,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
@@ -259,11 +259,8 @@ def argument_spec():
     spec.update(
         metric_template_files=dict(type="list", elements="path", default=[]),
         metric_templates=dict(type="list", elements="dict", default=[]),
-        traefik_api_version=dict(type="str", choices=["traefik.io/v1alpha1",
-                                                      "traefik.containo.us/v1alpha1"]),
-        on_interrupted=dict(type="str", choices=list(ON_INTERRUPTED), default="resume"),
-)
         traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
+        on_interrupted=dict(type="str", choices=list(ON_INTERRUPTED), default="resume"),
     )
     return spec
 

@@ -140,7 +140,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary_source
     canary_argument_spec,
     resolve_canary,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.canary_state import (
+from ansible_collections.progressive.delivery.plugins.module_utils.detection import (
     cluster_reader,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.initialise import (

@@ -62,7 +62,19 @@ options:
       - Mutually exclusive with O(phase). O(event) may only be given with a transition that records
         none of its own.
     type: str
-    choices: [analysis_started, analysis_restarted, scaling_up, checks_started, waiting_promotion, promoting, finalising, succeeded, failed, aborted, promoted_by_operator, suspended]
+    choices:
+      - suspended
+      - analysis_started
+      - analysis_restarted
+      - scaling_up
+      - checks_started
+      - waiting_promotion
+      - promoting
+      - finalising
+      - succeeded
+      - failed
+      - aborted
+      - promoted_by_operator
     version_added: 0.3.0
   phase:
     description: The new phase.
@@ -177,10 +189,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.release impor
     TRANSITIONS,
     transition as release_transition,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.status import (
-    PHASES,
+from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     emit_event,
     event_message,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    PHASES,
     read_canary,
     validate_status_changes,
     write_status,
@@ -198,7 +212,7 @@ def argument_spec():
     spec.update(
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
-        transition=dict(type="str", choices=sorted(TRANSITIONS)),
+        transition=dict(type="str", choices=list(TRANSITIONS)),
         phase=dict(type="str", choices=list(PHASES)),
         canary_weight=dict(type="int"),
         failed_checks=dict(type="int"),

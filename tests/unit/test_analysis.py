@@ -265,7 +265,7 @@ class _Orphaning(object):
         self.watch = ControllerWatch(pid=50, proc_root=str(tmp_path))
         canary_obj = {"metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "7"},
                       "status": {"phase": "Progressing", "failedChecks": 1, "iterations": 2}}
-        monkeypatch.setattr(analysis.canary_status, "read_canary", lambda *a, **k: canary_obj)
+        monkeypatch.setattr(analysis, "read_canary", lambda *a, **k: canary_obj)
         monkeypatch.setattr(analysis, "evaluate_metrics", self.evaluate_metrics)
         monkeypatch.setattr(analysis, "update_status_guarded",
                             lambda *a, **k: self.writes.append("status") or (True, {}, {"failedChecks": 2}))

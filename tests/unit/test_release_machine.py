@@ -8,10 +8,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.release impor
     decide,
     transition,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     EVENT_TEMPLATES,
-    PHASES,
     event_message,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    PHASES,
     new_status,
 )
 from ansible_collections.progressive.delivery.plugins.modules import canary_status

@@ -3,11 +3,14 @@
 import pytest
 import yaml
 
+from ansible_collections.progressive.delivery.plugins.module_utils import events as events_mod
 from ansible_collections.progressive.delivery.plugins.module_utils import status as status_mod
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import parse_canary
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
-from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     event_message,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     new_status,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets import config_tracking
@@ -347,11 +350,11 @@ CANARY_OBJ = {"metadata": {"name": "podinfo", "namespace": "test", "uid": "u-1"}
 
 def test_a_new_event_costs_one_create_and_a_repeat_raises_the_count_of_the_same_object(monkeypatch):
     events = FakeEvents()
-    monkeypatch.setattr(status_mod, "get_resource", lambda client, version, kind: events)
+    monkeypatch.setattr(events_mod, "get_resource", lambda client, version, kind: events)
 
-    first = status_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10", now=T0)
-    other = status_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 20", now=T0)
-    repeat = status_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10", now=T0 + 5)
+    first = events_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10", now=T0)
+    other = events_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 20", now=T0)
+    repeat = events_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10", now=T0 + 5)
 
     assert events.requests[:2] == [("create", first["metadata"]["name"]), ("create", other["metadata"]["name"])]
     assert first["metadata"]["name"] != other["metadata"]["name"]
@@ -359,17 +362,17 @@ def test_a_new_event_costs_one_create_and_a_repeat_raises_the_count_of_the_same_
     assert repeat["firstTimestamp"] == first["firstTimestamp"] != repeat["lastTimestamp"]
     assert len(events.items) == 2
     # a Warning with the same words is another event
-    warning = status_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10",
+    warning = events_mod.emit_event(None, CANARY_OBJ, "Advance podinfo.test canary weight 10",
                                     event_type="Warning", now=T0)
     assert warning["count"] == 1 and len(events.items) == 3
 
 
 def test_check_mode_predicts_the_count_without_writing(monkeypatch):
     events = FakeEvents()
-    monkeypatch.setattr(status_mod, "get_resource", lambda client, version, kind: events)
-    status_mod.emit_event(None, CANARY_OBJ, "Halt podinfo.test advancement", event_type="Warning", now=T0)
+    monkeypatch.setattr(events_mod, "get_resource", lambda client, version, kind: events)
+    events_mod.emit_event(None, CANARY_OBJ, "Halt podinfo.test advancement", event_type="Warning", now=T0)
 
-    predicted = status_mod.emit_event(None, CANARY_OBJ, "Halt podinfo.test advancement", event_type="Warning",
+    predicted = events_mod.emit_event(None, CANARY_OBJ, "Halt podinfo.test advancement", event_type="Warning",
                                       check_mode=True, now=T0 + 1)
 
     assert predicted["count"] == 2
