@@ -24,7 +24,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.initialise im
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import Route
 from ansible_collections.progressive.delivery.plugins.module_utils.traefik import build_traefik_service
 
-from seed_manifests import SEED_CANARY
+from pdtest.manifests import SEED_CANARY
 
 CANARY = parse_canary(yaml.safe_load(SEED_CANARY))
 TARGET = {
