@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SANDBOX_DIR ?= .sandbox
 export SANDBOX_DIR
-SANDBOX := PYTHONPATH=tests/sandbox $(PY) -m kubesandbox.cli
+SANDBOX := $(PY) -m kubesandbox.cli
 
 .PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean control-plane flagger \
 	changelog-lint docs docs-lint ee matrix matrix-sanity

@@ -19,7 +19,7 @@ export SANDBOX_DIR
 RUNNER_PID=""
 
 sandbox() {
-    PYTHONPATH=tests/sandbox "$PY" -m kubesandbox.cli --dir "$SANDBOX_DIR" "$@"
+    "$PY" -m kubesandbox.cli --dir "$SANDBOX_DIR" "$@"
 }
 
 cleanup() {

@@ -12,88 +12,14 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "sandbox"))
-
-from kubesandbox.fixtures import Sandbox, http, start_sandbox, stop_sandbox  # noqa: E402
+from pdtest.apps import create_namespace, deploy_pair
+from pdtest.sandbox import Sandbox, http, start_sandbox, stop_sandbox
 
 NS = "bench-weights"
-HOST = "bench.example.com"
-
-MANIFESTS = """apiVersion: v1
-kind: Namespace
-metadata:
-  name: {ns}
-""" + "".join("""---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: {{ns}}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: {name}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      containers:
-      - name: podinfod
-        image: stefanprodan/podinfo:{version}
-        ports:
-        - name: http
-          containerPort: 9898
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: {{ns}}
-spec:
-  selector:
-    app: {name}
-  ports:
-  - name: http
-    port: 80
-    targetPort: http
-""".format(name=name, version=version) for name, version in (("podinfo-primary", "1.0.0"), ("podinfo-canary", "2.0.0"))) + """---
-apiVersion: traefik.io/v1alpha1
-kind: TraefikService
-metadata:
-  name: podinfo
-  namespace: {ns}
-spec:
-  weighted:
-    services:
-    - name: podinfo-primary
-      port: 80
-      weight: 100
-    - name: podinfo-canary
-      port: 80
-      weight: 0
----
-apiVersion: traefik.io/v1alpha1
-kind: IngressRoute
-metadata:
-  name: podinfo
-  namespace: {ns}
-spec:
-  entryPoints: [web]
-  routes:
-  - match: Host(`{host}`)
-    kind: Rule
-    services:
-    - name: podinfo
-      kind: TraefikService
-      port: 80
-"""
 
 
 def set_weights(sb, canary):
@@ -116,10 +42,9 @@ def percentile(values, q):
 
 
 def run(sb, rounds):
-    sb.apply(MANIFESTS.format(ns=NS, host=HOST))
-    sb.wait_for_rollout(NS, "podinfo-primary")
-    sb.wait_for_rollout(NS, "podinfo-canary")
-    sb.wait_for_weights(NS, "podinfo", {"podinfo-primary": 100, "podinfo-canary": 0})
+    create_namespace(sb, NS)
+    deploy_pair(sb, NS, primary_version="1.0.0", canary_version="2.0.0",
+                weights={"podinfo-primary": 100, "podinfo-canary": 0})
     latencies = []
     for i in range(rounds):
         canary = 5 * (i % 19 + 1)

@@ -40,18 +40,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections import Counter
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-SANDBOX_PACKAGE = ROOT / "tests" / "sandbox"
-VENV_BIN = Path(sys.executable).parent
+from pdtest.apps import install_crds
+from pdtest.checkout import ROOT
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary, podinfo_docs
+from pdtest.playbooks import ansible_env, playbook_command
+from pdtest.sandbox import Sandbox, start_sandbox, stop_sandbox
+
 NAMESPACE = "chaos"
-HOST = "chaos.app.example.com"
 LEASE = "podinfo-canary-lock"
 # Every ansible-playbook the script starts has this variable in its environment, with a value of its
 # own; the processes it starts inherit it, so they are found in /proc whatever their parent is now.
@@ -63,98 +63,61 @@ def log(message):
     print(message, flush=True)
 
 
-class Sandbox:
-    """A sandbox of our own, started and stopped through its CLI (which stops its processes by PID)."""
+class ChaosSandbox:
+    """A sandbox of our own (started and stopped through its CLI, which stops its processes by
+    PID), its faults aimed at the app's namespace, and what the checks read of the app."""
 
     def __init__(self, directory):
         self.dir = Path(directory)
-        self.env = None
-
-    def cli(self, *args, timeout=180):
-        env = dict(os.environ, PYTHONPATH=str(SANDBOX_PACKAGE))
-        return subprocess.run([sys.executable, "-m", "kubesandbox.cli", "--dir", str(self.dir), *args],
-                              capture_output=True, text=True, env=env, timeout=timeout)
+        self.handle = None
 
     def up(self):
         # The real control plane starts in about a minute, several on a busy two-core machine.
-        done = self.cli("up", "--quiet", "--timeout", "600", timeout=660)
-        if done.returncode != 0:
-            raise SystemExit("sandbox did not start:\n" + done.stdout + done.stderr)
-        self.env = json.loads((self.dir / "env.json").read_text())
-        if not self.env.get("SANDBOX_COLLECTION_KUBECONFIG"):
+        try:
+            self.handle = Sandbox(start_sandbox(self.dir, "--timeout", "600", timeout=660))
+        except RuntimeError as exc:
+            raise SystemExit(str(exc))
+        if not self.handle.env.get("SANDBOX_COLLECTION_KUBECONFIG"):
             raise SystemExit("the sandbox has no SANDBOX_COLLECTION_KUBECONFIG: the releases run as the "
                              "collection's ServiceAccount")
 
     def down(self):
-        return self.cli("down")
-
-    def process_env(self):
-        """The environment of the script's own kubectl checks: the sandbox's admin KUBECONFIG."""
-        env = dict(os.environ)
-        env.update({k: v for k, v in self.env.items() if k != "PATH"})
-        env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")
-        env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCALHOST_WARNING="false",
-                   ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-        return env
+        return stop_sandbox(self.dir)
 
     def playbook_env(self, marker):
         """The environment of a release: the collection's least-privilege ServiceAccount (rbac/), as
         users and the integration tests run it, and the run's marker."""
-        env = self.process_env()
-        env["KUBECONFIG"] = self.env["SANDBOX_COLLECTION_KUBECONFIG"]
-        env[MARKER] = marker
-        return env
+        return ansible_env(self.handle, **{MARKER: marker})
 
     def kubectl(self, *args, stdin=None, check=True):
-        done = subprocess.run([str(VENV_BIN / "kubectl"), *args], input=stdin, capture_output=True, text=True,
-                              env=self.process_env(), timeout=120)
-        if check and done.returncode != 0:
-            raise RuntimeError("kubectl {0} failed: {1}{2}".format(" ".join(args), done.stdout, done.stderr))
-        return done
+        """kubectl as the sandbox's admin (the script's own checks and set-up)."""
+        return self.handle.kubectl(*args, input=stdin, check=check, timeout=120)
 
     def get(self, *what):
         done = self.kubectl("-n", NAMESPACE, "get", *what, "-o", "json", check=False)
         return json.loads(done.stdout) if done.returncode == 0 else None
 
-    def control(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.env["SANDBOX_CONTROL_URL"] + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
-
     def set_faults(self, rate):
         # Only the app's namespace: Traefik's cluster-wide watches and discovery stay healthy, as
         # the faults are meant for the release, not for the sandbox's own machinery.
-        self.control("PUT", "/faults", {"error_rate": rate, "error_codes": [500, 503, 429], "retry_after": 1,
-                                        "paths": "/namespaces/{0}/".format(NAMESPACE)})
+        self.handle.set_faults(error_rate=rate, error_codes=[500, 503, 429], retry_after=1,
+                               paths="/namespaces/{0}/".format(NAMESPACE))
 
     def clear_faults(self):
-        self.control("DELETE", "/faults")
+        self.handle.clear_faults()
 
     def request_log_index(self):
-        return self.control("GET", "/requests?since={0}".format(1 << 62))["last_index"]
+        return self.handle.last_request_index()
 
     def writes_since(self, index, started_after):
         """The API writes about the app's namespace logged after ``index`` that were sent after
         ``started_after`` (a time.time()); the log has each request's completion time and duration."""
-        entries = self.control("GET", "/requests?since={0}".format(index))["entries"]
-        return [e for e in entries
+        return [e for e in self.handle.requests(since=index)
                 if e.get("method") in WRITE_METHODS and "/namespaces/{0}/".format(NAMESPACE) in e["path"]
                 and e["time"] - e["duration"] > started_after]
 
     def versions(self, n=50):
-        seen = Counter()
-        for _ in range(n):
-            req = urllib.request.Request(self.env["TRAEFIK_URL"] + "/version", headers={"Host": HOST})
-            try:
-                with urllib.request.urlopen(req, timeout=5) as resp:
-                    seen[json.loads(resp.read()).get("version")] += 1
-            except urllib.error.HTTPError as exc:
-                seen["HTTP {0}".format(exc.code)] += 1
-            except OSError as exc:
-                seen["error {0}".format(exc.__class__.__name__)] += 1
-        return seen
+        return versions_through_traefik(self.handle, NAMESPACE, n)
 
 
 class Processes:
@@ -164,7 +127,8 @@ class Processes:
         self.running = []
 
     def start(self, cmd, **kw):
-        proc = subprocess.Popen(cmd, start_new_session=True, **kw)
+        kw.setdefault("start_new_session", True)
+        proc = subprocess.Popen(cmd, **kw)
         self.running.append(proc)
         return proc
 
@@ -238,29 +202,8 @@ def short_command(cmdline):
     return Path(words[0]).name if words else "(exiting)"
 
 
-def manifests():
-    docs = []
-    for name in ("deployment.yaml", "hpa.yaml", "ingressroute.yaml"):
-        docs += [d for d in yaml.safe_load_all((ROOT / "examples/podinfo" / name).read_text()) if d]
-    for doc in docs:
-        doc["metadata"]["namespace"] = NAMESPACE
-        if doc["kind"] == "IngressRoute":
-            doc["spec"]["routes"][0]["match"] = "Host(`{0}`)".format(HOST)
-    return docs
-
-
 def canary():
-    doc = yaml.safe_load((ROOT / "examples/podinfo/canary.yaml").read_text())
-    doc["metadata"]["namespace"] = NAMESPACE
-    doc["spec"]["progressDeadlineSeconds"] = 60
-    doc["spec"]["analysis"] = {
-        "interval": "2s", "threshold": 3, "maxWeight": 30, "stepWeight": 10,
-        "metrics": [
-            {"name": "request-success-rate", "interval": "15s", "thresholdRange": {"min": 99}},
-            {"name": "request-duration", "interval": "15s", "thresholdRange": {"max": 500}},
-        ],
-    }
-    return doc
+    return fast_canary(NAMESPACE, interval="2s", threshold=3, max_weight=30, step_weight=10, progress_deadline=60)
 
 
 class Chaos:
@@ -282,7 +225,7 @@ class Chaos:
         extra = {"canary_file": str(self.canary_file)}
         # A killed run cannot release its Lease; a short one lets the next run take over soon.
         extra.update(canary_lock_duration=self.args.lease_duration, canary_lock_wait=self.args.lease_duration * 3)
-        return [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "canary.yml"), "-e", json.dumps(extra)]
+        return playbook_command("canary.yml", extra_vars=extra)
 
     def start_playbook(self, name, out):
         """ansible-playbook as a process group of its own, with the marker of this run (its name)."""
@@ -431,13 +374,11 @@ class Chaos:
 
     def run(self):
         sandbox = self.sandbox
-        sandbox.kubectl("apply", "-f", str(ROOT / "crds"))
+        install_crds(sandbox.handle)
         sandbox.kubectl("create", "namespace", NAMESPACE)
-        sandbox.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(manifests()))
+        sandbox.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(podinfo_docs(NAMESPACE)))
         sandbox.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/podinfo", "--timeout=120s")
-        load = self.processes.start(
-            ["hey", "-z", "24h", "-c", "2", "-q", str(max(1, self.args.rps // 2)), "-host", HOST,
-             sandbox.env["TRAEFIK_URL"] + "/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        load = Load(sandbox.handle, NAMESPACE, rps=self.args.rps, seconds=24 * 3600, start=self.processes.start).proc
         code, _seconds = self.run_to_end("initialise")
         if code != 0:
             raise SystemExit("the first run (initialisation) failed; see {0}".format(self.workdir / "initialise.log"))
@@ -506,7 +447,7 @@ def main(argv=None):
     # stops the sandbox and every process by PID.
     signal.signal(signal.SIGTERM, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
-    sandbox = Sandbox(workdir / "sandbox")
+    sandbox = ChaosSandbox(workdir / "sandbox")
     processes = Processes()
     # Unique to this script's run; each playbook adds its own name.
     marker_prefix = "{0}-{1:08x}-".format(os.getpid(), random.randrange(1 << 32))

@@ -9,7 +9,7 @@ PY=.venv/bin/python
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "Starting the sandbox (real Kubernetes control plane, real Traefik, Prometheus, kubectl, hey)"
-PYTHONPATH=tests/sandbox $PY -m kubesandbox.cli up
+$PY -m kubesandbox.cli up
 # shellcheck disable=SC1091
 source "$SANDBOX_DIR/env"
 

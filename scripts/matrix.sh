@@ -52,8 +52,15 @@ for core in "${CORES[@]}"; do
     echo "matrix: creating $venv (ansible-core $core)"
     python3 -m venv --clear "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core" \
-      $(grep -E '^(kubernetes|requests|jmespath|pytest|pytest-xdist|pyyaml)[=<>]' requirements-dev.txt)
+      $(grep -E '^(kubernetes|requests|jmespath|pytest|pytest-xdist|pyyaml|setuptools)[=<>]' requirements-dev.txt)
     touch "$stamp"
+  fi
+  # The unit tests import the sandbox's pytest plugin and the test-support package, installed
+  # editable from this checkout as in the project venv (scripts/setup.sh).
+  if ! "$venv/bin/python" -c 'import kubesandbox, pdtest, sys; sys.exit(not pdtest.__file__.startswith(sys.argv[1]))' \
+      "$PWD/tests/support/" 2>/dev/null; then
+    "$venv/bin/pip" install -q --disable-pip-version-check "$(grep -E '^setuptools[=<>]' requirements-dev.txt)"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation --no-deps -e tests/sandbox -e tests/support
   fi
   # Sanity gets a venv of its own: the linters that version's ansible-test pins hold back
   # libraries (PyYAML, typing-extensions) that the kubernetes client of the unit venv needs.

@@ -31,6 +31,25 @@ if [ ! -f "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ] || [ requirements.
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
   touch "$stamp"
 fi
+# The sandbox and the test-support package, editable: an edit needs no reinstall. Offline: the
+# venv's setuptools builds them (requirements-dev.txt) and they declare no dependencies. An
+# editable install points at one checkout, so it is redone when the venv's points elsewhere.
+if ! "$VENV/bin/python" - "$PWD" <<'PY'
+import sys
+from pathlib import Path
+try:
+    import kubesandbox
+    import pdtest
+except ImportError:
+    sys.exit(1)
+here = Path(sys.argv[1]).resolve()
+sys.exit(0 if {Path(m.__file__).resolve().parents[1] for m in (kubesandbox, pdtest)}
+         == {here / "tests" / "sandbox", here / "tests" / "support"} else 1)
+PY
+then
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation --no-deps \
+    -e tests/sandbox -e tests/support
+fi
 
 # Cold, this takes minutes (it says what it builds); afterwards it only prints the cached directory.
 bash scripts/build_control_plane.sh >/dev/null

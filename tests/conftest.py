@@ -1,10 +1,12 @@
-import sys
 from pathlib import Path
+
+import pytest
+
+import kubesandbox
+import pdtest
 
 # Every test suite can ask for the `sandbox` and `namespace` fixtures; a sandbox only starts when
 # a test requests one.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
-
 pytest_plugins = ["kubesandbox.fixtures"]
 
 # Files whose tests each drive whole releases, longest first. With several pytest workers
@@ -13,6 +15,17 @@ pytest_plugins = ["kubesandbox.fixtures"]
 LONG_FIRST = ("test_chaos.py", "test_role_seed_and_restart.py", "test_reliability_resume.py",
               "test_role_rollback.py", "test_role_promotion.py", "test_role_bad_input.py",
               "test_reliability_traffic.py")
+
+
+def pytest_configure(config):
+    # The test packages are installed editable, from one checkout per venv: tests run against the
+    # collection of the checkout they were installed from, so that must be this one.
+    here = Path(__file__).resolve().parent
+    for package, tree in ((kubesandbox, here / "sandbox"), (pdtest, here / "support")):
+        if Path(package.__file__).resolve().parents[1] != tree:
+            raise pytest.UsageError(
+                "{0} is installed from {1}, not from this checkout; run `make setup` here".format(
+                    package.__name__, Path(package.__file__).resolve().parents[1]))
 
 
 def pytest_collection_modifyitems(items):

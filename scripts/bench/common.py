@@ -6,29 +6,24 @@ when the benchmark ends, also on an error or a signal.
 import datetime
 import json
 import os
-import re
 import resource
 import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
-from collections import Counter
 from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
-
-from kubesandbox.fixtures import Sandbox  # noqa: E402  (the sandbox's own client helpers)
-
-VENV_BIN = Path(sys.executable).parent
-EXAMPLES = ROOT / "examples" / "podinfo"
-HOST_SUFFIX = "app.example.com"
+from pdtest.apps import create_namespace
+from pdtest.apps import deploy_podinfo as deploy_app
+from pdtest.apps import set_image  # noqa: F401  (the figures import it from here)
+from pdtest.checkout import ROOT, VENV_BIN  # noqa: F401
+from pdtest.load import Load as _Load
+from pdtest.load import versions_through_traefik
+from pdtest.manifests import analysis, canary, host_for, write_canary as write_manifest  # noqa: F401
+from pdtest.playbooks import ansible_env as _ansible_env
+from pdtest.playbooks import playbook_command, write_play
+from pdtest.sandbox import Sandbox, prometheus_query_count as _prometheus_query_count
 
 
 # --- child processes ---------------------------------------------------------------------------
@@ -80,51 +75,20 @@ def sandbox_from_env_file(env_file):
 
 
 def ansible_env(sb, **extra):
-    env = sb.process_env()  # the sandbox's variables, the venv's bin first in PATH
-    # Releases run as the least-privilege ServiceAccount of rbac/, as users run them (AWX, CI);
-    # kubectl (setting up the apps, changing images) stays the sandbox's admin.
-    env["KUBECONFIG"] = sb.env.get("SANDBOX_COLLECTION_KUBECONFIG") or sb.kubeconfig
-    env.update({
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_DEPRECATION_WARNINGS": "false",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-    })
-    env.update(extra)
-    return env
+    """Releases run as the least-privilege ServiceAccount of rbac/, as users run them (AWX, CI);
+    kubectl (setting up the apps, changing images) stays the sandbox's admin."""
+    return _ansible_env(sb, callback="ansible.posix.json", ANSIBLE_DEPRECATION_WARNINGS="false",
+                        ANSIBLE_RETRY_FILES_ENABLED="false", **extra)
 
 
 def kubectl(sb, *args, input=None, check=True):
     return sb.kubectl(*args, input=input, check=check, timeout=120)
 
 
-def host_for(namespace):
-    return "{0}.{1}".format(namespace, HOST_SUFFIX)
-
-
-def load_example(name, namespace):
-    docs = [d for d in yaml.safe_load_all((EXAMPLES / name).read_text()) if d]
-    for doc in docs:
-        doc["metadata"]["namespace"] = namespace
-    return docs
-
-
 def deploy_podinfo(sb, namespace, image_tag="4.0.5"):
     """The article's podinfo Deployment + HPA and an IngressRoute for <namespace>.app.example.com."""
-    kubectl(sb, "apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {0}\n".format(namespace))
-    docs = load_example("deployment.yaml", namespace)
-    if (EXAMPLES / "hpa.yaml").exists():
-        docs += load_example("hpa.yaml", namespace)
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
-    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "stefanprodan/podinfo:" + image_tag
-    route = load_example("ingressroute.yaml", namespace)[0]
-    route["spec"]["routes"][0]["match"] = "Host(`{0}`)".format(host_for(namespace))
-    docs.append(route)
-    sb.apply(yaml.safe_dump_all(docs), namespace=namespace)
+    create_namespace(sb, namespace)
+    deploy_app(sb, namespace, image="stefanprodan/podinfo:" + image_tag, crds=False, wait=0)
 
 
 def wait_rollout(sb, namespace, name="podinfo", timeout=90):
@@ -134,43 +98,14 @@ def wait_rollout(sb, namespace, name="podinfo", timeout=90):
 def canary_manifest(namespace, interval="2s", step_weight=5, max_weight=50, threshold=2,
                     metric_interval="15s", step_weights=None):
     """The article's Canary with a short interval and without webhooks (the benchmark brings the load)."""
-    analysis = {
-        "interval": interval,
-        "threshold": threshold,
-        "metrics": [
-            {"name": "request-success-rate", "interval": metric_interval, "thresholdRange": {"min": 99}},
-            {"name": "request-duration", "interval": metric_interval, "thresholdRange": {"max": 500}},
-        ],
-    }
-    if step_weights:
-        analysis["stepWeights"] = list(step_weights)
-    else:
-        analysis.update(stepWeight=step_weight, maxWeight=max_weight)
-    return {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": namespace},
-        "spec": {
-            "provider": "traefik",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "autoscalerRef": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "podinfo"},
-            "progressDeadlineSeconds": 60,
-            "service": {"port": 80, "targetPort": 9898},
-            "analysis": analysis,
-        },
-    }
+    return canary(namespace, analysis(interval=interval, threshold=threshold, max_weight=max_weight,
+                                      step_weight=step_weight, step_weights=step_weights,
+                                      metric_interval=metric_interval),
+                  autoscaler="autoscaling/v2")
 
 
 def write_canary(workdir, namespace, **kw):
-    path = Path(workdir) / "canary-{0}.yaml".format(namespace)
-    path.write_text(yaml.safe_dump(canary_manifest(namespace, **kw)))
-    return path
-
-
-def set_image(sb, namespace, tag, env=None):
-    kubectl(sb, "-n", namespace, "set", "image", "deployment/podinfo", "podinfod=stefanprodan/podinfo:" + tag)
-    if env:
-        kubectl(sb, "-n", namespace, "set", "env", "deployment/podinfo", *["{0}={1}".format(k, v) for k, v in env.items()])
+    return write_manifest(workdir, canary_manifest(namespace, **kw), name="canary-{0}.yaml".format(namespace))
 
 
 # --- ansible-playbook runs ---------------------------------------------------------------------
@@ -257,11 +192,7 @@ def _tree_rss_kib(root_pid):
 
 
 def run_playbook(sb, playbook, extra_vars=None, inventory=None, env_extra=None, sample_rss=False, timeout=1200):
-    cmd = [str(VENV_BIN / "ansible-playbook"), str(playbook)]
-    if inventory:
-        cmd += ["-i", str(inventory)]
-    if extra_vars:
-        cmd += ["-e", json.dumps(extra_vars)]
+    cmd = playbook_command(playbook, extra_vars=extra_vars, inventory=inventory)
     env = ansible_env(sb, **(env_extra or {}))
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.time()
@@ -294,29 +225,20 @@ def run_playbook(sb, playbook, extra_vars=None, inventory=None, env_extra=None, 
 
 
 def canary_run(sb, canary_file, **kw):
-    return run_playbook(sb, ROOT / "playbooks" / "canary.yml", extra_vars={"canary_file": str(canary_file)}, **kw)
+    return run_playbook(sb, "canary.yml", extra_vars={"canary_file": str(canary_file)}, **kw)
 
 
 def write_playbook(workdir, name, tasks, hosts="localhost"):
-    path = Path(workdir) / name
-    path.write_text(yaml.safe_dump([{
-        "name": name, "hosts": hosts, "connection": "local", "gather_facts": False,
-        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-        "tasks": tasks,
-    }], sort_keys=False))
-    return path
+    return write_play(Path(workdir) / name, tasks, name=name, hosts=hosts)
 
 
 # --- load and probes ---------------------------------------------------------------------------
 
-class Load:
-    """Steady background load through Traefik with `hey`, stopped by PID."""
+class Load(_Load):
+    """Steady background load through Traefik with `hey`, registered with PROCS and stopped by PID."""
 
     def __init__(self, sb, namespace, rps=20, seconds=3600):
-        self.proc = PROCS.start(
-            ["hey", "-z", "{0}s".format(seconds), "-q", str(max(1, rps // 2)), "-c", "2",
-             "-host", host_for(namespace), sb.traefik_url + "/"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        super().__init__(sb, namespace, rps=rps, seconds=seconds, start=PROCS.start)
 
     def stop(self):
         PROCS.stop(self.proc)
@@ -369,41 +291,15 @@ class Probe:
 
 
 def split_through_traefik(sb, namespace, n, threads=4):
-    """Counter of the X-Version of n requests sent through Traefik from a few sessions."""
-    import requests
-
-    counts = Counter()
-    lock = threading.Lock()
-    per = [n // threads + (1 if i < n % threads else 0) for i in range(threads)]
-
-    def worker(count):
-        local = Counter()
-        with requests.Session() as session:
-            for _ in range(count):
-                resp = session.get(sb.traefik_url + "/version", headers={"Host": host_for(namespace)}, timeout=10)
-                local[resp.headers.get("X-Version") if resp.status_code == 200 else "HTTP {0}".format(resp.status_code)] += 1
-        with lock:
-            counts.update(local)
-
-    workers = [threading.Thread(target=worker, args=(c,)) for c in per]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return counts
+    """Counter of the versions answering n requests sent through Traefik from a few sessions."""
+    return versions_through_traefik(sb, namespace, n, threads=threads, timeout=10)
 
 
 # --- Prometheus query counter --------------------------------------------------------------------
 
 def prometheus_query_count(sb):
-    """Queries Prometheus has answered so far (its own counter, read from /metrics: not a query)."""
-    with urllib.request.urlopen(sb.prometheus_url + "/metrics", timeout=10) as resp:
-        text = resp.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("prometheus_http_requests_total{") and re.search(r'handler="/api/v1/query(_range)?"', line):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    """Queries Prometheus has answered so far, instant and range ones."""
+    return _prometheus_query_count(sb, with_range=True)
 
 
 class PromSampler:

@@ -3,19 +3,11 @@ patch. Same playbook shape (one play, three weight changes), runs alternated."""
 import yaml
 
 from common import kubectl, median, run_playbook, write_playbook
+from pdtest.manifests import traefik_service
 
 NAMESPACE = "bench-module"
 RUNS = 7
 WEIGHTS = (10, 20, 30)
-
-
-def _traefik_service():
-    return {
-        "apiVersion": "traefik.io/v1alpha1", "kind": "TraefikService",
-        "metadata": {"name": "podinfo", "namespace": NAMESPACE},
-        "spec": {"weighted": {"services": [{"name": "podinfo-primary", "port": 80, "weight": 100},
-                                           {"name": "podinfo-canary", "port": 80, "weight": 0}]}},
-    }
 
 
 def floor_tasks():
@@ -51,7 +43,8 @@ def measure(sb, workdir, log):
     # the primary and canary Services the TraefikService names (no canary pods needed for a write)
     for svc in ("podinfo-primary", "podinfo-canary"):
         kubectl(sb, "-n", NAMESPACE, "create", "service", "clusterip", svc, "--tcp=80:9898", check=False)
-    sb.apply(yaml.safe_dump(_traefik_service()))
+    sb.apply(yaml.safe_dump(traefik_service("traefik.io/v1alpha1", {"podinfo-primary": 100, "podinfo-canary": 0})),
+             namespace=NAMESPACE)
     samples = {"canary_weight": {"task": [], "wall": [], "cpu": []}, "k8s": {"task": [], "wall": [], "cpu": []}}
     failures = []
     floors = {}

@@ -16,14 +16,13 @@ import time
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
-import module_cost  # noqa: E402
-import release  # noqa: E402
-import rollback  # noqa: E402
-import scale  # noqa: E402
-import weights  # noqa: E402
+# The figures are modules beside this script (its directory is first on sys.path when run).
+import common
+import module_cost
+import release
+import rollback
+import scale
+import weights
 
 TARGETS = {
     1: "≤ 1.10",

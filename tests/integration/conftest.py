@@ -1,8 +1,10 @@
 """Fixtures shared by the integration tests (the sandbox and namespace fixtures come from tests/conftest.py)."""
 import pytest
 
-from canary_world import canary_service_series, wait_for_series
-from lifecycle import Load
+from pdtest.load import Load
+from pdtest.sandbox import wait_for_series
+
+from canary_world import canary_service_series
 
 
 @pytest.fixture

@@ -23,8 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lifecycle import (ROOT, VENV_BIN, Load, deploy_podinfo, fast_canary, get_json, playbook_env,
-                       set_image, versions_through_traefik)
+from pdtest.apps import deploy_podinfo, set_image
+from pdtest.checkout import ROOT, VENV_BIN
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary
+from pdtest.playbooks import ansible_env
+from pdtest.sandbox import get_json
 
 AWX = ROOT / "docs" / "awx"
 JOB_ID = "4242"
@@ -76,7 +80,7 @@ def prometheus_credential(sandbox):
 def job_environment(sandbox, namespace):
     """The job's environment: the credentials, no kubeconfig; the collections as the project
     update would have installed them (Galaxy is not reachable here, so the checkout stands in)."""
-    env = {key: value for key, value in playbook_env(sandbox).items()
+    env = {key: value for key, value in ansible_env(sandbox).items()
            if key != "KUBECONFIG" and not key.startswith(("K8S_AUTH_", "PROMETHEUS_"))}
     env.update(bearer_token_credential(sandbox, namespace))
     env.update(prometheus_credential(sandbox))

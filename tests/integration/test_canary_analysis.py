@@ -5,10 +5,12 @@ import threading
 import pytest
 import yaml
 
-from canary_world import (RecordingServer, build_world, canary_manifest, canary_service_series,
-                          canary_status, describe_canary, prometheus_query_count, run_task,
-                          wait_for_series)
-from lifecycle import Load, canary_events, get_json
+from pdtest.http_recorder import RecordingServer
+from pdtest.load import Load
+from pdtest.sandbox import canary_events, get_json, prometheus_query_count, wait_for_series
+
+from canary_world import (build_world, canary_manifest, canary_service_series, canary_status,
+                          describe_canary, run_task)
 from traffic_world import scratch_namespace
 
 MODULE = "progressive.delivery.canary_analysis"

@@ -1,8 +1,9 @@
 """canary_analysis with `weights`: the whole step loop in one module run, on the sandbox with real
 Traefik and Prometheus."""
-from canary_world import HALF, build_world, canary_manifest, canary_status, run_task
-from lifecycle import canary_events, get_json
-from module_runner import run_tasks
+from pdtest.playbooks import run_tasks
+from pdtest.sandbox import canary_events, get_json
+
+from canary_world import build_world, canary_manifest, canary_status, HALF, run_task
 
 MODULE = "progressive.delivery.canary_analysis"
 

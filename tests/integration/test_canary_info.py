@@ -2,9 +2,9 @@
 import pytest
 import yaml
 
-from lifecycle import EXAMPLES, deploy_podinfo
-from lifecycle import install_crds
-from module_runner import run_tasks
+from pdtest.apps import deploy_podinfo, install_crds
+from pdtest.checkout import EXAMPLES
+from pdtest.playbooks import run_tasks
 from test_canary_init import add_config, seed_canary_file
 
 

@@ -4,16 +4,12 @@ import json
 import pytest
 import yaml
 
-from lifecycle import (
-    EXAMPLES,
-    deploy_podinfo,
-    get_json,
-    canary_events,
-    load_manifests,
-    versions_through_traefik,
-)
-from lifecycle import install_crds
-from module_runner import run_tasks
+from pdtest.apps import deploy_podinfo, install_crds
+from pdtest.checkout import EXAMPLES
+from pdtest.load import versions_through_traefik
+from pdtest.manifests import example_docs
+from pdtest.playbooks import run_tasks
+from pdtest.sandbox import canary_events, get_json
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -159,7 +155,7 @@ def test_missing_target_is_reported_and_nothing_is_created(sandbox, namespace, t
 
 def test_primary_that_never_becomes_ready_fails_within_the_deadline_and_keeps_the_target(
         sandbox, namespace, tmp_path):
-    docs = load_manifests(["deployment.yaml", "hpa.yaml"], namespace)
+    docs = example_docs(["deployment.yaml", "hpa.yaml"], namespace)
     container = docs[0]["spec"]["template"]["spec"]["containers"][0]
     container["env"] = [{"name": "SANDBOX_NEVER_READY", "value": "true"}]
     sandbox.apply(yaml.safe_dump_all(docs), namespace=namespace)

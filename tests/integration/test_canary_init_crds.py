@@ -1,7 +1,7 @@
 """playbooks/install_crds.yml on the sandbox: Flagger-compatible kinds, columns, idempotence."""
 import json
 
-from lifecycle import recap, run_playbook
+from pdtest.playbooks import recap, run_playbook
 
 
 def test_install_crds_serves_flagger_kinds_with_flaggers_columns_and_is_idempotent(sandbox):

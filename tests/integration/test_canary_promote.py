@@ -2,9 +2,12 @@
 import base64
 import json
 
-from lifecycle import versions_through_traefik
-from module_runner import run_tasks
-from traffic_world import deploy_pair, get, host_for, resource_versions, weights_of
+from pdtest.apps import deploy_pair
+from pdtest.load import versions_through_traefik
+from pdtest.manifests import host_for
+from pdtest.playbooks import run_tasks
+
+from traffic_world import get, resource_versions, weights_of
 
 from kubesandbox.fixtures import http
 

@@ -2,9 +2,11 @@
 import pytest
 import yaml
 
-from module_runner import run_tasks
-from traffic_world import (assert_failed_without_changes, deploy_pair, mirroring_traefik_service,
-                           scratch_namespace)
+from pdtest.apps import deploy_pair
+from pdtest.manifests import mirroring_traefik_service
+from pdtest.playbooks import run_tasks
+
+from traffic_world import assert_failed_without_changes, scratch_namespace
 
 
 def _deployment(name, app, replicas=0, env=None):

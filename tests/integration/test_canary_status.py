@@ -1,9 +1,9 @@
 """canary_status on the sandbox: what `kubectl get canaries` and `kubectl describe` show."""
 import pytest
 
-from lifecycle import canary_events, get_json
-from lifecycle import install_crds
-from module_runner import run_tasks
+from pdtest.apps import install_crds
+from pdtest.playbooks import run_tasks
+from pdtest.sandbox import canary_events, get_json
 from test_canary_init import seed_canary_file
 
 

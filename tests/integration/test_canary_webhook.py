@@ -3,9 +3,11 @@ cluster through the API server's service proxy, with Flagger's pass/fail semanti
 import pytest
 import yaml
 
-from canary_world import (acceptance_hook, build_world, canary_manifest, canary_service_series,
-                          canary_status, describe_canary, run_task, wait_for_series)
-from lifecycle import canary_events, host_for
+from pdtest.manifests import acceptance_hook, host_for
+from pdtest.sandbox import canary_events, wait_for_series
+
+from canary_world import (build_world, canary_manifest, canary_service_series, canary_status,
+                          describe_canary, run_task)
 from traffic_world import scratch_namespace
 
 MODULE = "progressive.delivery.canary_webhook"

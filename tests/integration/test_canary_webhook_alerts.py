@@ -5,7 +5,9 @@ import base64
 import pytest
 import yaml
 
-from canary_world import RecordingServer, build_world, canary_manifest, run_task
+from pdtest.http_recorder import RecordingServer
+
+from canary_world import build_world, canary_manifest, run_task
 
 SECRET = "T0-SECRET-PATH"
 

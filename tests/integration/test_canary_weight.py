@@ -1,6 +1,9 @@
 """canary_weight against the sandbox: real API writes, real Traefik routing."""
-from module_runner import run_tasks
-from traffic_world import deploy_pair, get, host_for, resource_versions, traefik_service, weights_of
+from pdtest.apps import deploy_pair
+from pdtest.manifests import host_for, traefik_service
+from pdtest.playbooks import run_tasks
+
+from traffic_world import get, resource_versions, weights_of
 
 import yaml
 

@@ -2,9 +2,11 @@
 import pytest
 import yaml
 
-from module_runner import run_tasks
-from traffic_world import (assert_failed_without_changes, deploy_pair, mirroring_traefik_service,
-                           scratch_namespace, traefik_service)
+from pdtest.apps import deploy_pair
+from pdtest.manifests import mirroring_traefik_service, traefik_service
+from pdtest.playbooks import run_tasks
+
+from traffic_world import assert_failed_without_changes, scratch_namespace
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,12 @@ import sys
 import pytest
 import yaml
 
-from lifecycle import (EXAMPLES, VENV_BIN, Load, deploy_podinfo, fast_canary, get_json, playbook_env, run_playbook,
-                       set_image)
-from module_runner import run_tasks
+from pdtest.apps import deploy_podinfo, set_image
+from pdtest.checkout import EXAMPLES, VENV_BIN
+from pdtest.load import Load
+from pdtest.manifests import fast_canary
+from pdtest.playbooks import ansible_env, run_playbook, run_tasks
+from pdtest.sandbox import get_json
 
 
 @pytest.fixture
@@ -91,7 +94,7 @@ def test_role_on_another_host_reads_the_canary_on_the_controller_and_connects_wi
             "canary_file": "podinfo-canary.yaml",
             "canary_k8s_auth": "{{ k8s_auth }}"}}],
     }]))
-    env = playbook_env(sandbox)
+    env = ansible_env(sandbox)
     # Without canary_k8s_auth the modules would find no cluster at all.
     env.pop("KUBECONFIG")
 

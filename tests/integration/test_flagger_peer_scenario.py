@@ -9,9 +9,13 @@ the load tester runs in the background, and the new image ends up on the primary
 """
 import json
 
+from pdtest.apps import deploy_loadtester, deploy_podinfo, set_image
+from pdtest.load import versions_through_traefik
+from pdtest.manifests import host_for
+from pdtest.playbooks import run_playbook
+from pdtest.sandbox import canary_events, get_json
+
 from canary_world import canary_service_series
-from lifecycle import (canary_events, deploy_loadtester, deploy_podinfo, get_json, host_for, run_playbook, set_image,
-                       versions_through_traefik)
 
 APEX = {"labels": {"test": "test-label"}, "annotations": {"test": "test-annotation"}}
 

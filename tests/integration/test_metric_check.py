@@ -4,10 +4,11 @@ import time
 
 import yaml
 
-from lifecycle import ROOT, VENV_BIN, playbook_env, wait_until
-from lifecycle import install_crds
-from module_runner import run_tasks
-from traffic_world import deploy_pair, host_for
+from pdtest.apps import deploy_pair, install_crds
+from pdtest.checkout import ROOT, VENV_BIN
+from pdtest.manifests import host_for
+from pdtest.playbooks import ansible_env, run_tasks
+from pdtest.sandbox import wait_until
 
 CANARY_ONLY = {"podinfo-primary": 0, "podinfo-canary": 100}
 
@@ -196,7 +197,7 @@ def test_bearer_token_never_appears_in_verbose_output(sandbox, namespace, tmp_pa
         ],
     }]))
 
-    done = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-vvv", str(playbook)], env=playbook_env(sandbox),
+    done = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-vvv", str(playbook)], env=ansible_env(sandbox),
                           capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
 
     output = done.stdout + done.stderr

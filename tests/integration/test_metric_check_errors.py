@@ -1,9 +1,10 @@
 """metric_check refuses bad input, and reports provider errors in the provider's own words."""
 import pytest
 
-from lifecycle import install_crds
-from module_runner import run_tasks
-from traffic_world import assert_failed_without_changes, deploy_pair, scratch_namespace
+from pdtest.apps import deploy_pair, install_crds
+from pdtest.playbooks import run_tasks
+
+from traffic_world import assert_failed_without_changes, scratch_namespace
 
 
 @pytest.fixture(scope="module")

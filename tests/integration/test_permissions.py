@@ -5,8 +5,11 @@ from pathlib import Path
 
 import yaml
 
-from lifecycle import (Load, deploy_podinfo, fast_canary, get_json, run_playbook, set_image, versions_through_traefik,
-                       write_canary)
+from pdtest.apps import deploy_podinfo, set_image
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary, write_canary
+from pdtest.playbooks import run_playbook
+from pdtest.sandbox import get_json
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [yaml.safe_load(path.read_text()) for path in sorted((ROOT / "rbac").glob("*.yaml"))]

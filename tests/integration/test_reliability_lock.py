@@ -15,7 +15,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from lifecycle import ROOT, VENV_BIN, playbook_env, wait_until
+from pdtest.checkout import ROOT, VENV_BIN
+from pdtest.playbooks import ansible_env
+from pdtest.sandbox import wait_until
 
 LEASE = "podinfo-canary-lock"
 
@@ -34,7 +36,7 @@ class Run:
         playbook.write_text(yaml.safe_dump([{
             "name": "lock test", "hosts": "localhost", "connection": "local", "gather_facts": False,
             "vars": {"ansible_python_interpreter": sys.executable}, "tasks": tasks}]))
-        env = playbook_env(sandbox)
+        env = ansible_env(sandbox)
         env["ANSIBLE_STDOUT_CALLBACK"] = "json"
         cmd = [str(VENV_BIN / "ansible-playbook"), str(playbook)] + (["--check"] if check else [])
         self.started = time.monotonic()

@@ -16,10 +16,11 @@ import urllib.request
 
 import pytest
 
-from canary_world import (build_world, canary_manifest, canary_service_series, canary_status, run_task,
-                          wait_for_series)
-from lifecycle import Load, wait_until
-from module_runner import run_tasks
+from pdtest.load import Load
+from pdtest.playbooks import run_tasks
+from pdtest.sandbox import wait_for_series, wait_until
+
+from canary_world import build_world, canary_manifest, canary_service_series, canary_status, run_task
 from traffic_world import scratch_namespace
 
 PROMETHEUS = "/usr/bin/prometheus"

@@ -7,8 +7,12 @@ import time
 
 import pytest
 
-from lifecycle import (Load, deploy_podinfo, descendants, fast_canary, get_json, run_playbook, set_image,
-                       start_playbook, versions_through_traefik, wait_until, write_canary)
+from pdtest.apps import deploy_podinfo, set_image
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary, write_canary
+from pdtest.playbooks import descendants, run_playbook, start_playbook
+from pdtest.sandbox import get_json, wait_until
+
 from traffic_world import scratch_namespace
 
 

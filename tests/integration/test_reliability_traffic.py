@@ -11,8 +11,12 @@ import urllib.request
 
 import pytest
 
-from lifecycle import (Load, deploy_podinfo, fast_canary, get_json, host_for, run_playbook, set_image,
-                       versions_through_traefik, write_canary)
+from pdtest.apps import deploy_podinfo, set_image
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary, host_for, write_canary
+from pdtest.playbooks import run_playbook
+from pdtest.sandbox import get_json
+
 from traffic_world import scratch_namespace
 
 RPS = 60

@@ -17,8 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from lifecycle import ROOT, VENV_BIN, fast_canary, load_manifests, playbook_env, run_playbook
-from lifecycle import api_kinds, diff, install_crds, settled_snapshot, snapshot
+from pdtest.apps import install_crds
+from pdtest.checkout import ROOT, VENV_BIN
+from pdtest.manifests import example_docs, fast_canary
+from pdtest.playbooks import ansible_env, run_playbook
+
+from cluster_snapshot import api_kinds, diff, settled_snapshot, snapshot
 
 SHARDS = 3
 
@@ -179,7 +183,7 @@ CASES = [
 def target_docs(namespace):
     """podinfo and its IngressRoute, at 0 replicas: a bad-input run must never need a pod."""
     docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]
-    for doc in load_manifests("deployment.yaml", namespace) + load_manifests("ingressroute.yaml", namespace):
+    for doc in example_docs("deployment.yaml", namespace) + example_docs("ingressroute.yaml", namespace):
         if doc["kind"] == "Deployment":
             doc["spec"]["replicas"] = 0
         docs.append(doc)
@@ -236,7 +240,7 @@ def run_shard(sandbox, tmp_path, index, cases):
     playbook = tmp_path / "shard-{0}.yml".format(index)
     results_file = tmp_path / "shard-{0}.json".format(index)
     playbook.write_text(yaml.safe_dump(shard_playbook(cases, results_file), width=1000))
-    done = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(playbook)], env=playbook_env(sandbox),
+    done = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(playbook)], env=ansible_env(sandbox),
                           capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
     if not results_file.exists():
         raise AssertionError("shard {0} wrote no results:\n{1}\n{2}".format(index, done.stdout[-3000:],
@@ -300,7 +304,7 @@ def test_a_traefik_group_that_is_not_installed_is_refused_before_any_change(sand
     """Traefik v2's group asked for on a cluster whose TraefikService CRD exists only in traefik.io."""
     install_crds(sandbox)
     # The Canary names podinfo's HPA; without it the run stops at the HPA, before the group check.
-    docs = target_docs(namespace)[1:] + load_manifests("hpa.yaml", namespace)
+    docs = target_docs(namespace)[1:] + example_docs("hpa.yaml", namespace)
     sandbox.apply(yaml.safe_dump_all(docs), namespace=namespace)
     crd = "traefikservices.traefik.containo.us"
     saved = json.loads(sandbox.kubectl("get", "crd", crd, "-o", "json").stdout)

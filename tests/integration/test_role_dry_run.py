@@ -10,8 +10,11 @@ import re
 
 import pytest
 
-from lifecycle import (api_kinds, deploy_podinfo, diff, fast_canary, host_for, recap, run_playbook,
-                       set_image, settled_snapshot, snapshot, write_canary)
+from pdtest.apps import deploy_podinfo, set_image
+from pdtest.manifests import fast_canary, host_for, write_canary
+from pdtest.playbooks import recap, run_playbook
+
+from cluster_snapshot import api_kinds, diff, settled_snapshot, snapshot
 
 HOOKS = [
     {"name": "acceptance-test", "type": "pre-rollout", "url": "http://flagger-loadtester.{ns}/",

@@ -7,8 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lifecycle import (Load, canary_events, deploy_podinfo, fast_canary, get_json, recap, run_playbook, set_image,
-                       versions_through_traefik, write_canary)
+from pdtest.apps import deploy_podinfo, set_image
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary, write_canary
+from pdtest.playbooks import recap, run_playbook
+from pdtest.sandbox import canary_events, get_json
 
 
 class Gate:

@@ -1,8 +1,11 @@
 """Bad revisions are rolled back after exactly `threshold` failed checks; users' traffic returns to the primary."""
 import pytest
 
-from lifecycle import (deploy_loadtester, Load, canary_events, deploy_podinfo, fast_canary, get_json, run_playbook, set_image,
-                       versions_through_traefik, write_canary)
+from pdtest.apps import deploy_loadtester, deploy_podinfo, set_image
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary, write_canary
+from pdtest.playbooks import run_playbook
+from pdtest.sandbox import canary_events, get_json
 
 ERROR_PERCENTAGE_TEMPLATE = """
 apiVersion: flagger.app/v1beta1

@@ -2,8 +2,11 @@
 import json
 from collections import Counter
 
-from lifecycle import (deploy_loadtester, Load, canary_events, deploy_podinfo, fast_canary, get_json, run_playbook,
-                       seed_canary, set_image, start_playbook, versions_through_traefik, wait_until, write_canary)
+from pdtest.apps import deploy_loadtester, deploy_podinfo, set_image
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary, seed_canary, write_canary
+from pdtest.playbooks import run_playbook, start_playbook
+from pdtest.sandbox import canary_events, get_json, wait_until
 
 
 def test_seed_canary_manifest_drives_a_release(sandbox, namespace, tmp_path):

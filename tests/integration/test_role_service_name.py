@@ -8,8 +8,11 @@ initialise, promote, a rolled-back release, an abort of a release in flight, a m
 """
 import pytest
 
-from lifecycle import (Load, canary_events, deploy_podinfo, fast_canary, get_json, host_for, kill_release,
-                       run_playbook, set_image, start_playbook, versions_through_traefik, wait_until, write_canary)
+from pdtest.apps import deploy_podinfo, set_image
+from pdtest.load import Load, versions_through_traefik
+from pdtest.manifests import fast_canary, host_for, write_canary
+from pdtest.playbooks import kill_release, run_playbook, start_playbook
+from pdtest.sandbox import canary_events, get_json, wait_until
 
 TARGET = "cart-api"
 SERVICE = "cart"

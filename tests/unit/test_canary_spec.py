@@ -14,7 +14,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec i
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
 
-from seed_manifests import SEED_CANARY
+from pdtest.manifests import SEED_CANARY
 
 
 def seed():

@@ -9,7 +9,7 @@ from ansible_collections.progressive.delivery.plugins.plugin_utils.controller_fi
     controller_path,
     read_canary_file,
 )
-from seed_manifests import SEED_CANARY
+from pdtest.manifests import SEED_CANARY
 
 
 class Action(object):

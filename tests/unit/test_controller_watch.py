@@ -7,7 +7,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.controller_wa
     RunGone,
 )
 
-from fake_time import FakeTime
+from pdtest.fake_time import FakeTime
 
 
 def fake_proc(tmp_path, parents):

@@ -25,7 +25,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.deplo
     selector_label,
 )
 
-from seed_manifests import SEED_CANARY
+from pdtest.manifests import SEED_CANARY
 
 CANARY = parse_canary(yaml.safe_load(SEED_CANARY))
 TARGET = {

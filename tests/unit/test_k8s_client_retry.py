@@ -5,11 +5,8 @@ after the server applied the write) and a fake clock replaces sleeping, so the t
 and deterministic.
 """
 import copy
-import json
 
 import pytest
-from kubernetes.client.rest import ApiException
-from kubernetes.dynamic.exceptions import api_exception
 from urllib3.exceptions import ProtocolError
 
 from ansible_collections.progressive.delivery.plugins.module_utils import k8s_client
@@ -27,24 +24,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import detect_api_version as traefik_api_version
 from ansible_collections.progressive.delivery.plugins.module_utils.retry import RetryPolicy
-from fake_time import FakeTime
+from pdtest.fake_k8s import DiscoveryClient, Obj, http_error
+from pdtest.fake_time import FakeTime
 
 
 def policy(timeout=10.0):
     clock = FakeTime()
     return RetryPolicy(timeout=timeout, sleep=clock.sleep, clock=clock.clock, rand=lambda: 0.5), clock
-
-
-def http_error(status, reason, message=None):
-    exc = ApiException(status=status, reason=reason)
-    if message:
-        exc.body = json.dumps({"kind": "Status", "message": message})
-    return api_exception(exc)
-
-
-class Obj(dict):
-    def to_dict(self):
-        return copy.deepcopy(dict(self))
 
 
 class ScriptedResource(object):
@@ -259,22 +245,6 @@ def test_client_construction_is_retried_when_kubernetes_core_wrapped_a_transient
     monkeypatch.setattr(k8s_client, "get_api_client", flaky_get_api_client)
     assert k8s_client.get_dynamic_client(Module(), policy=policy()[0]) == "dynamic-client"
     assert len(attempts) == 3
-
-
-class Discovery(object):
-    def __init__(self, served):
-        self.served = served
-
-    def get(self, api_version, kind):
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-        if (api_version, kind) not in self.served:
-            raise ResourceNotFoundError("No matches found")
-        return object()
-
-
-class DiscoveryClient(object):
-    def __init__(self, served):
-        self.resources = Discovery(served)
 
 
 def test_a_traefik_group_that_is_not_served_names_what_is_installed_and_what_is_allowed():

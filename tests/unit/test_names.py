@@ -10,7 +10,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.initialise im
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import Route
 
-from seed_manifests import SEED_CANARY
+from pdtest.manifests import SEED_CANARY
 
 
 def cart_canary():

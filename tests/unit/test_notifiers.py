@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils import notifiers
-from http_recorder import RecordingServer
+from pdtest.http_recorder import RecordingServer
 
 MESSAGE = "Canary analysis failed, rollback finished."
 FIELDS = [{"name": "Target", "value": "Deployment/podinfo.test"},

@@ -4,17 +4,10 @@ The webhook URL is a secret: it must never show up in the output, even with -vvv
 """
 import pytest
 
-from http_recorder import RecordingServer
-from playbook_runner import expose_collection, run_module
+from pdtest.http_recorder import RecordingServer
+from pdtest.playbooks import run_module
 
 SECRET = "T000-SECRET-PATH"
-
-
-@pytest.fixture(scope="module")
-def collections_path():
-    base, link = expose_collection()
-    yield base
-    link.unlink()
 
 
 @pytest.fixture
@@ -31,14 +24,14 @@ def chat():
         server.stop()
 
 
-def notify(collections_path, tmp_path, args, check=False):
-    return run_module(collections_path, tmp_path, "progressive.delivery.canary_notify", args,
+def notify(tmp_path, args, check=False):
+    return run_module(tmp_path, "progressive.delivery.canary_notify", args,
                       check=check)
 
 
-def test_slack_alert_is_delivered_and_the_url_never_shown(collections_path, tmp_path, chat):
+def test_slack_alert_is_delivered_and_the_url_never_shown(tmp_path, chat):
     server = chat()
-    done, result = notify(collections_path, tmp_path, {
+    done, result = notify(tmp_path, {
         "provider": "slack", "url": f"{server.url}/services/{SECRET}", "channel": "deploys",
         "name": "podinfo", "namespace": "test", "severity": "error",
         "text": "Canary analysis failed, rollback finished.",
@@ -56,10 +49,10 @@ def test_slack_alert_is_delivered_and_the_url_never_shown(collections_path, tmp_
     assert "xoxb-TOKEN-VALUE" not in done.stdout + done.stderr
 
 
-def test_each_target_has_its_own_severity_filter(collections_path, tmp_path, chat):
+def test_each_target_has_its_own_severity_filter(tmp_path, chat):
     errors_only = chat()
     everything = chat()
-    done, result = notify(collections_path, tmp_path, {
+    done, result = notify(tmp_path, {
         "name": "podinfo", "namespace": "test", "severity": "warn",
         "text": "Canary is waiting for approval.",
         "providers": [
@@ -74,9 +67,9 @@ def test_each_target_has_its_own_severity_filter(collections_path, tmp_path, cha
     assert [r["sent"] for r in result["results"]] == [False, True]
 
 
-def test_check_mode_sends_nothing(collections_path, tmp_path, chat):
+def test_check_mode_sends_nothing(tmp_path, chat):
     server = chat()
-    done, result = notify(collections_path, tmp_path, {
+    done, result = notify(tmp_path, {
         "provider": "discord", "url": server.url + "/api/webhooks/1/x", "name": "podinfo",
         "namespace": "test", "text": "Promotion completed!"}, check=True)
     assert result["sent"] == 0, done.stdout[-3000:]
@@ -84,9 +77,9 @@ def test_check_mode_sends_nothing(collections_path, tmp_path, chat):
     assert server.requests == []
 
 
-def test_a_rejected_alert_fails_naming_the_target_not_the_url(collections_path, tmp_path, chat):
+def test_a_rejected_alert_fails_naming_the_target_not_the_url(tmp_path, chat):
     server = chat(status=404, reply=b"no_service")
-    done, result = notify(collections_path, tmp_path, {
+    done, result = notify(tmp_path, {
         "provider": "rocket", "url": f"{server.url}/hooks/{SECRET}", "name": "podinfo",
         "namespace": "test", "text": "Canary failed!"})
     assert result["failed"] is True
@@ -95,8 +88,8 @@ def test_a_rejected_alert_fails_naming_the_target_not_the_url(collections_path, 
     assert SECRET not in done.stdout + done.stderr
 
 
-def test_a_target_without_url_is_refused(collections_path, tmp_path):
-    done, result = notify(collections_path, tmp_path, {
+def test_a_target_without_url_is_refused(tmp_path):
+    done, result = notify(tmp_path, {
         "provider": "slack", "name": "podinfo", "namespace": "test", "text": "x"})
     assert result["failed"] is True
     assert "url" in result["msg"]

@@ -6,7 +6,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils import permis
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import parse_canary
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError
 
-from seed_manifests import SEED_CANARY
+from pdtest.manifests import SEED_CANARY
 
 CANARY = parse_canary(yaml.safe_load(SEED_CANARY))
 

@@ -12,7 +12,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.controller_wa
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.promotion import promote
 
-from fake_time import FakeTime
+from pdtest.fake_time import FakeTime
 
 TEMPLATE = {"metadata": {"labels": {"app": "podinfo"}},
             "spec": {"containers": [{"name": "podinfod", "image": "stefanprodan/podinfo:4.0.6"}]}}

@@ -11,7 +11,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.retry import 
     retry_after_seconds,
     update_guarded,
 )
-from fake_time import FakeTime
+from pdtest.fake_time import FakeTime
 
 
 class ApiFault(Exception):

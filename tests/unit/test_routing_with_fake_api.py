@@ -3,7 +3,7 @@ import copy
 
 import pytest
 from kubernetes.client.rest import ApiException
-from kubernetes.dynamic.exceptions import ConflictError, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import ConflictError
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
@@ -12,11 +12,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import detect_api_version as traefik_api_version
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import Route, route_traffic
-
-
-class Obj(dict):
-    def to_dict(self):
-        return copy.deepcopy(dict(self))
+from pdtest.fake_k8s import DiscoveryClient, Obj
 
 
 class FakeResource(object):
@@ -53,21 +49,6 @@ class FakeResource(object):
         return Obj(body)
 
 
-class FakeResources(object):
-    def __init__(self, served):
-        self.served = served
-
-    def get(self, api_version, kind):
-        if (api_version, kind) not in self.served:
-            raise ResourceNotFoundError("No matches found")
-        return self.served[(api_version, kind)]
-
-
-class FakeClient(object):
-    def __init__(self, served):
-        self.resources = FakeResources(served)
-
-
 def traefik_service(weights, rv="5"):
     return {"apiVersion": "traefik.io/v1alpha1", "kind": "TraefikService",
             "metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": rv},
@@ -75,26 +56,26 @@ def traefik_service(weights, rv="5"):
 
 
 def client_with(resource, api_version="traefik.io/v1alpha1"):
-    return FakeClient({(api_version, "TraefikService"): resource})
+    return DiscoveryClient({(api_version, "TraefikService"): resource})
 
 
 def test_detection_prefers_traefik_io_and_falls_back_to_containo_us():
-    both = FakeClient({("traefik.io/v1alpha1", "TraefikService"): 1, ("traefik.containo.us/v1alpha1", "TraefikService"): 2})
+    both = DiscoveryClient({("traefik.io/v1alpha1", "TraefikService"): 1, ("traefik.containo.us/v1alpha1", "TraefikService"): 2})
     assert traefik_api_version(both) == "traefik.io/v1alpha1"
-    v2_only = FakeClient({("traefik.containo.us/v1alpha1", "TraefikService"): 2})
+    v2_only = DiscoveryClient({("traefik.containo.us/v1alpha1", "TraefikService"): 2})
     assert traefik_api_version(v2_only) == "traefik.containo.us/v1alpha1"
 
 
 def test_detection_fails_clearly_without_traefik_crds():
     with pytest.raises(DeliveryError, match="serves TraefikService in none of traefik.io/v1alpha1, traefik.containo.us/v1alpha1"):
-        traefik_api_version(FakeClient({}))
+        traefik_api_version(DiscoveryClient({}))
 
 
 def test_requested_group_must_be_known_and_served():
     with pytest.raises(InvalidInput, match="api_version must be one of"):
-        traefik_api_version(FakeClient({}), "traefik.io/v2")
+        traefik_api_version(DiscoveryClient({}), "traefik.io/v2")
     with pytest.raises(DeliveryError, match="does not serve TraefikService in it"):
-        traefik_api_version(FakeClient({("traefik.io/v1alpha1", "TraefikService"): 1}), "traefik.containo.us/v1alpha1")
+        traefik_api_version(DiscoveryClient({("traefik.io/v1alpha1", "TraefikService"): 1}), "traefik.containo.us/v1alpha1")
 
 
 def test_route_traffic_writes_once_and_reports_previous_weights():

@@ -19,7 +19,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.confi
     config_checksum,
 )
 
-from seed_manifests import SEED_CANARY
+from pdtest.manifests import SEED_CANARY
 
 CANARY = parse_canary(yaml.safe_load(SEED_CANARY))
 T0 = 1597407132.0  # 2020-08-14T12:12:12Z

@@ -3,7 +3,7 @@
 from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import RunGone
 from ansible_collections.progressive.delivery.plugins.module_utils.steps import Renewal, run_steps
 
-from fake_time import FakeTime
+from pdtest.fake_time import FakeTime
 
 
 class Script(object):

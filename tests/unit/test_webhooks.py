@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client as k8s
 
 from ansible_collections.progressive.delivery.plugins.module_utils import webhooks
-from http_recorder import RecordingServer
+from pdtest.http_recorder import RecordingServer
 
 
 @pytest.fixture

@@ -5,17 +5,10 @@ hook's query string must not show up in the output, even with -vvv.
 """
 import pytest
 
-from http_recorder import RecordingServer
-from playbook_runner import expose_collection, run_module
+from pdtest.http_recorder import RecordingServer
+from pdtest.playbooks import run_module
 
 KEY = "QUERY-KEY-123456"
-
-
-@pytest.fixture(scope="module")
-def collections_path():
-    base, link = expose_collection()
-    yield base
-    link.unlink()
 
 
 @pytest.fixture
@@ -42,10 +35,10 @@ def canary(url, hook_type="pre-rollout", metadata=None):
 NO_CLUSTER = {"KUBECONFIG": "/nonexistent/kubeconfig", "K8S_AUTH_KUBECONFIG": "/nonexistent/kubeconfig"}
 
 
-def test_a_hook_runs_without_a_cluster_and_its_key_is_masked(collections_path, tmp_path,
+def test_a_hook_runs_without_a_cluster_and_its_key_is_masked(tmp_path,
                                                              hook_server):
     url = f"{hook_server.url}/hook?key={KEY}"
-    done, result = run_module(collections_path, tmp_path, "progressive.delivery.canary_webhook",
+    done, result = run_module(tmp_path, "progressive.delivery.canary_webhook",
                               {"canary": canary(url), "type": "pre-rollout",
                                "checksum": "rev-1"}, extra_env=NO_CLUSTER)
 
@@ -60,8 +53,8 @@ def test_a_hook_runs_without_a_cluster_and_its_key_is_masked(collections_path, t
     assert KEY not in done.stdout + done.stderr
 
 
-def test_an_event_hook_gets_the_event_in_metadata(collections_path, tmp_path, hook_server):
-    done, result = run_module(collections_path, tmp_path, "progressive.delivery.canary_webhook",
+def test_an_event_hook_gets_the_event_in_metadata(tmp_path, hook_server):
+    done, result = run_module(tmp_path, "progressive.delivery.canary_webhook",
                               {"canary": canary(hook_server.url, "event", {"team": "web"}),
                                "type": "event", "event_message": "Promotion completed!",
                                "event_type": "Normal", "phase": "Succeeded"},
@@ -75,8 +68,8 @@ def test_an_event_hook_gets_the_event_in_metadata(collections_path, tmp_path, ho
     assert metadata["timestamp"].isdigit()
 
 
-def test_an_event_hook_without_message_is_refused(collections_path, tmp_path, hook_server):
-    done, result = run_module(collections_path, tmp_path, "progressive.delivery.canary_webhook",
+def test_an_event_hook_without_message_is_refused(tmp_path, hook_server):
+    done, result = run_module(tmp_path, "progressive.delivery.canary_webhook",
                               {"canary": canary(hook_server.url, "event"), "type": "event"},
                               extra_env=NO_CLUSTER)
 
@@ -85,10 +78,10 @@ def test_an_event_hook_without_message_is_refused(collections_path, tmp_path, ho
     assert hook_server.requests == []
 
 
-def test_a_bad_canary_names_the_field(collections_path, tmp_path, hook_server):
+def test_a_bad_canary_names_the_field(tmp_path, hook_server):
     bad = canary(hook_server.url)
     bad["spec"]["analysis"]["webhooks"][0]["url"] = "flagger-loadtester.test"
-    done, result = run_module(collections_path, tmp_path, "progressive.delivery.canary_webhook",
+    done, result = run_module(tmp_path, "progressive.delivery.canary_webhook",
                               {"canary": bad, "type": "pre-rollout"}, extra_env=NO_CLUSTER)
 
     assert result["failed"] is True

@@ -7,14 +7,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from kubesandbox.fixtures import http
 from kubesandbox.runtime.podrunner import image_version, program_for
-
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
 def free_port():
@@ -29,7 +26,7 @@ def start_app():
 
     def start(module, *args, env=None, wait=True):
         port = free_port()
-        full_env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT, **(env or {}))
+        full_env = dict(os.environ, **(env or {}))
         proc = subprocess.Popen([sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *args],
                                 env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)

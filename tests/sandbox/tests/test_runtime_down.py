@@ -14,11 +14,12 @@ from _manifests import join, loadtester, podinfo_deployment
 from kubesandbox.fixtures import Sandbox, http, processes_of
 from kubesandbox.runtime.pids import alive
 
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+# tests/sandbox/tests/this file -> the repository (and collection) root.
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def cli(directory, *args):
-    env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT)
+    env = dict(os.environ)
     env.pop("SANDBOX_DIR", None)
     return subprocess.run([sys.executable, "-m", "kubesandbox.cli", "--dir", str(directory), *args],
                           capture_output=True, text=True, env=env, timeout=120)
@@ -91,4 +92,4 @@ def test_status_reports_components_and_pods(sandbox):
                 "ANSIBLE_COLLECTIONS_PATH"):
         assert f"export {key}=" in text
     collection = Path(out["env"]["ANSIBLE_COLLECTIONS_PATH"].split(os.pathsep)[0]) / "ansible_collections" / "progressive" / "delivery"
-    assert collection.resolve() == Path(PACKAGE_ROOT).parents[1]
+    assert collection.resolve() == REPO_ROOT
