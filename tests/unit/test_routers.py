@@ -18,15 +18,16 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.traef
     TraefikWeightedRouter,
 )
 
-from seed_manifests import SEED_CANARY
-from test_routing_with_fake_api import FakeClient, FakeResource, traefik_service
+from pdtest.manifests import SEED_CANARY
+from pdtest.fake_k8s import DiscoveryClient
+from test_routing_with_fake_api import FakeResource, traefik_service
 
 CANARY = parse_canary(yaml.safe_load(SEED_CANARY))
 
 
 def served_in(api_version, objects=None):
     resource = FakeResource(objects or {})
-    return FakeClient({(api_version, "TraefikService"): resource}), resource
+    return DiscoveryClient({(api_version, "TraefikService"): resource}), resource
 
 
 def stored(resource):
@@ -77,7 +78,7 @@ def test_a_pinned_group_the_cluster_does_not_serve_is_refused_before_any_write()
 
 
 def test_without_traefik_crds_the_version_is_none_unless_required():
-    router = router_for(FakeClient({}), CANARY)
+    router = router_for(DiscoveryClient({}), CANARY)
     assert router.api_version(required=False) is None
     with pytest.raises(DeliveryError, match="serves TraefikService in none of"):
         router.api_version()

@@ -28,8 +28,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.deplo
     rollout_progress,
 )
 
-from fake_time import FakeTime
-from seed_manifests import SEED_CANARY
+from pdtest.fake_time import FakeTime
+from pdtest.manifests import SEED_CANARY
 
 
 class Obj(dict):
