@@ -14,10 +14,13 @@ options:
   provider:
     description:
       - The metrics provider to query.
+      - The alias C(prometheus) is the name this option had in
+        M(progressive.delivery.canary_analysis).
       - Anything that serves Prometheus's C(/api/v1/query) endpoint works, for example Prometheus,
         Thanos, Mimir, Cortex or VictoriaMetrics.
     type: dict
     default: {}
+    aliases: [prometheus]
     suboptions:
       type:
         description:

@@ -8,7 +8,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # The options that locate the weighted TraefikService and the two Services it splits between.
+    # The options that locate the weighted TraefikService and the two Services it splits between
+    # (args_common.TRAEFIK_ROUTE_ARG_SPEC, with the traefik_api_version fragment).
     DOCUMENTATION = r"""
 options:
   primary_service:
@@ -29,13 +30,4 @@ options:
       - When omitted, the port already used by the TraefikService's entries is kept.
       - Required when the TraefikService is created or taken over.
     type: raw
-  api_version:
-    description:
-      - API group and version of Traefik's CRDs.
-      - C(traefik.io/v1alpha1) is served by Traefik v3, C(traefik.containo.us/v1alpha1) by Traefik v2.
-      - When omitted, it is detected from the API server's discovery, preferring C(traefik.io/v1alpha1).
-    type: str
-    choices:
-      - traefik.io/v1alpha1
-      - traefik.containo.us/v1alpha1
 """

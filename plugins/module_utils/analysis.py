@@ -270,7 +270,7 @@ def update_status_guarded(client, namespace, name, compute, check_mode=False, kn
     Returns ``(changed, before, after)``.
     """
     return write_status(client, namespace, name, compute, check_mode=check_mode,
-                                      known=known)
+                        known=known)
 
 
 def new_tick_id():
@@ -377,7 +377,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         if rollback["rollback_requested"]:
             asked = [r for r in rollback["results"] if r["passed"]][0]
             event = event_message("rollback_check_passed", canary,
-                                                hook=asked["name"])
+                                  hook=asked["name"])
             if before_write is not None:
                 before_write()
             _emit(client, canary, canary_obj, event, sender, check_mode)
@@ -503,7 +503,7 @@ def _confirm_rollout_transition(client, canary, canary_obj, passed, events):
         return []
     new_phase = "Progressing" if passed else "Waiting"
     write_status(client, canary["namespace"], canary["name"], {"phase": new_phase},
-                               known=canary_obj)
+                 known=canary_obj)
     return events
 
 

@@ -33,16 +33,6 @@ except ImportError:
 NORMALIZED_KEYS = ("target", "service", "analysis", "steps")
 
 
-def canary_argument_spec():
-    """Options that name the Canary; exactly one way must be used."""
-    return dict(
-        canary_file=dict(type="path"),
-        canary=dict(type="dict"),
-        name=dict(type="str"),
-        namespace=dict(type="str"),
-    )
-
-
 def is_normalized(value):
     return isinstance(value, dict) and all(key in value for key in NORMALIZED_KEYS)
 

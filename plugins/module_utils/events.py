@@ -11,10 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import hashlib
 import json
-import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
@@ -110,7 +108,6 @@ def event_message(template, canary, **values):
         return event_type, text.format(**names)
     except KeyError as exc:
         raise InvalidInput("event template {0} needs the value {1}".format(template, exc))
-
 
 
 def _involved_object(canary_obj):

@@ -44,6 +44,7 @@ PHASES = (
 STATUS_FIELDS = ("phase", "canaryWeight", "failedChecks", "iterations", "lastAppliedSpec",
                  "lastPromotedSpec", "trackedConfigs", "lastCheck")
 
+
 def now_rfc3339(now=None):
     moment = now if now is not None else time.time()
     return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime(

@@ -45,6 +45,8 @@ description:
     run would go on renewing (RV(abandoned)).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.prometheus_provider
+  - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -123,46 +125,6 @@ options:
       - When given and the target's pod template or tracked configs no longer match it, nothing is
         measured or counted and RV(revision_changed) is true, so the analysis can restart.
     type: str
-  prometheus:
-    description:
-      - Where to query metrics that do not name their own provider.
-      - A MetricTemplate whose C(spec.provider) sets an address or a C(secretRef) is queried there.
-        Other metrics use this option, then the Canary's C(spec.metricsServer), then the
-        E(PROMETHEUS_URL) environment variable.
-      - The suboptions are those of O(progressive.delivery.metric_check#module:provider).
-    type: dict
-    default: {}
-    suboptions:
-      type:
-        description: Provider type. Only C(prometheus) is supported.
-        type: str
-        choices: [prometheus]
-        default: prometheus
-      address:
-        description: Base URL of the provider, for example C(http://prometheus.monitoring:9090).
-        type: str
-      bearer_token:
-        description: Token sent in the C(Authorization) header as C(Bearer <token>).
-        type: str
-      username:
-        description: User name for HTTP basic authentication.
-        type: str
-      password:
-        description: Password for HTTP basic authentication.
-        type: str
-      ca_cert:
-        description: Path to a CA bundle used to verify the provider's TLS certificate.
-        type: path
-      validate_certs:
-        description: Whether to verify the provider's TLS certificate.
-        type: bool
-      timeout:
-        description: Seconds to wait for the provider's answer.
-        type: float
-        default: 10
-      headers:
-        description: Extra HTTP headers sent with every query; never logged.
-        type: dict
   confirm_traffic_increase:
     description:
       - Ask the Canary's C(confirm-traffic-increase) hooks after the checks passed, so a closed
@@ -191,12 +153,6 @@ options:
         C(<service>-canary) as in P(progressive.delivery.canary_weight#module).
     type: bool
     default: false
-  traefik_api_version:
-    description:
-      - Traefik API group/version of the TraefikService for O(route_to_primary_on_failure);
-        detected from discovery when omitted.
-    type: str
-    choices: [traefik.io/v1alpha1, traefik.containo.us/v1alpha1]
   cluster_url_access:
     description:
       - How webhooks reach URLs that name a cluster Service; see
@@ -265,7 +221,7 @@ EXAMPLES = r"""
     namespace: test
     weight: 50
     wait: "{{ plan.canary.analysis.interval_seconds }}"
-    prometheus:
+    provider:
       address: http://prometheus.monitoring:9090
       bearer_token: "{{ prometheus_token }}"
 """
@@ -468,6 +424,11 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    PROMETHEUS_PROVIDER_ARG_SPEC,
+    TRAEFIK_API_VERSION_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
     PROGRESSING,
     ClusterReader,
@@ -493,9 +454,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers impor
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (
     split_weights,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
-    TRAEFIK_API_VERSIONS,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.lease import (
     LeaseStore,
@@ -536,7 +494,7 @@ def advance_weight(client, canary, router, weight):
     if canary_obj is None or (recorded == weight and not routed["changed"]):
         return routed["changed"]
     write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight},
-                               known=canary_obj)
+                 known=canary_obj)
     event_type, message = event_message("advance", canary, weight=weight)
     emit_event(client, canary_obj, message, event_type=event_type)
     return True
@@ -557,27 +515,12 @@ def argument_spec():
         )),
         wait=dict(type="float", default=0),
         revision=dict(type="str"),
-        prometheus=dict(
-            type="dict",
-            default={},
-            options=dict(
-                type=dict(type="str", choices=["prometheus"], default="prometheus"),
-                address=dict(type="str"),
-                bearer_token=dict(type="str", no_log=True),
-                username=dict(type="str"),
-                password=dict(type="str", no_log=True),
-                ca_cert=dict(type="path"),
-                validate_certs=dict(type="bool"),
-                timeout=dict(type="float", default=10),
-                headers=dict(type="dict", no_log=True),
-            ),
-        ),
         confirm_traffic_increase=dict(type="bool", default=True),
         cluster_url_access=dict(type="str", choices=list(CLUSTER_URL_ACCESS), default="auto"),
         set_weight=dict(type="bool", default=False),
         route_to_primary_on_failure=dict(type="bool", default=False),
-        traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
     )
+    spec.update(argument_spec_of(PROMETHEUS_PROVIDER_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC))
     return spec
 
 
@@ -617,7 +560,7 @@ def run(module):
     hide_url_secrets(module, canary["analysis"].get("webhooks"))
     if module.check_mode:
         return dry_run(canary, params)
-    prometheus = dict((k, v) for k, v in (params["prometheus"] or {}).items() if v is not None)
+    prometheus = dict((k, v) for k, v in (params["provider"] or {}).items() if v is not None)
     sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
     router = router_for(client, canary, api_version=params["traefik_api_version"])
     if params["weights"] is not None:

@@ -25,6 +25,8 @@ description:
   - Never changes anything.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.canary_source
+  - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -34,28 +36,6 @@ attributes:
   idempotent:
     support: full
 options:
-  canary_file:
-    description:
-      - Path of a YAML file holding the Canary manifest (other documents in the file are ignored).
-      - The file is read on the controller. A relative path is searched for as
-        P(ansible.builtin.copy#module)'s O(ansible.builtin.copy#module:src) is - in the role's
-        C(files/), the role, the playbook's C(files/) and the playbook's directory, then the directory
-        C(ansible-playbook) runs in (an AWX project) - so the task works when the play targets a remote
-        or delegated host.
-      - Mutually exclusive with O(canary).
-    type: path
-  canary:
-    description:
-      - The Canary manifest as a dict, or the normalized Canary another module of this collection returned.
-    type: dict
-  name:
-    description:
-      - Name of a Canary object in the cluster, used when neither O(canary_file) nor O(canary) is given.
-    type: str
-  namespace:
-    description:
-      - Namespace of the Canary; also the default namespace of a manifest that has none.
-    type: str
   metric_template_files:
     description:
       - YAML files holding C(MetricTemplate)s; they take precedence over objects in the cluster.
@@ -70,13 +50,6 @@ options:
     type: list
     elements: dict
     default: []
-  traefik_api_version:
-    description:
-      - API group and version of Traefik's CRDs; detected from discovery when omitted.
-    type: str
-    choices:
-      - traefik.io/v1alpha1
-      - traefik.containo.us/v1alpha1
   on_interrupted:
     description:
       - What RV(decision) says about a release an earlier run left unfinished (the same revision in
@@ -226,11 +199,13 @@ import tempfile
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    CANARY_SOURCE_ARG_SPEC,
+    TRAEFIK_API_VERSION_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.detection import (
     describe_canary,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
-    canary_argument_spec,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
@@ -240,9 +215,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.release import (
     ON_INTERRUPTED,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
-    TRAEFIK_API_VERSIONS,
 )
 
 try:
@@ -254,15 +226,12 @@ except ImportError:
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(canary_argument_spec())
-    spec.update(
+    return argument_spec_of(
+        DeliveryModule.k8s_argument_spec(), CANARY_SOURCE_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
         metric_template_files=dict(type="list", elements="path", default=[]),
         metric_templates=dict(type="list", elements="dict", default=[]),
-        traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
         on_interrupted=dict(type="str", choices=list(ON_INTERRUPTED), default="resume"),
     )
-    return spec
 
 
 def metric_templates_file(templates):

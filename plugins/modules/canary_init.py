@@ -37,6 +37,8 @@ description:
     during a release does not disturb it.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.canary_source
+  - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -47,34 +49,11 @@ attributes:
   idempotent:
     support: full
 options:
-  canary_file:
-    description:
-      - Path of a YAML file holding the Canary manifest.
-    type: path
-  canary:
-    description:
-      - The Canary manifest as a dict, or the normalized Canary returned by M(progressive.delivery.canary_info).
-    type: dict
   manifest:
     description:
       - The Canary manifest to register in the cluster when O(canary) is the normalized form
         (pass C(info.manifest) from M(progressive.delivery.canary_info)).
     type: dict
-  name:
-    description:
-      - Name of a Canary object already in the cluster.
-    type: str
-  namespace:
-    description:
-      - Namespace of the Canary; the default namespace of a manifest that has none.
-    type: str
-  traefik_api_version:
-    description:
-      - API group and version of Traefik's CRDs; detected from discovery when omitted.
-    type: str
-    choices:
-      - traefik.io/v1alpha1
-      - traefik.containo.us/v1alpha1
   timeout:
     description:
       - Seconds to wait for the primary to become ready; defaults to C(spec.progressDeadlineSeconds).
@@ -136,8 +115,12 @@ traefik_api_version:
   sample: traefik.io/v1alpha1
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    CANARY_SOURCE_ARG_SPEC,
+    TRAEFIK_API_VERSION_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
-    canary_argument_spec,
     resolve_canary,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.detection import (
@@ -152,20 +135,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
-    TRAEFIK_API_VERSIONS,
-)
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(canary_argument_spec())
-    spec.update(
+    return argument_spec_of(
+        DeliveryModule.k8s_argument_spec(), CANARY_SOURCE_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
         manifest=dict(type="dict"),
-        traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
         timeout=dict(type="int"),
     )
-    return spec
 
 
 def run(module):

@@ -36,6 +36,7 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.traefik_route
+  - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -144,6 +145,10 @@ timings:
   sample: {"primary_update": 0.021, "primary_rollout": 3.2, "routing": 0.015, "canary_scale_down": 0.012, "total": 3.3}
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    TRAEFIK_ROUTE_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import (
     ControllerWatch,
 )
@@ -155,9 +160,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.promotion import (
     promote,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
-    route_argument_spec,
 )
 
 
@@ -171,7 +173,7 @@ def argument_spec():
         route_traffic=dict(type="bool", default=True),
         scale_down=dict(type="bool", default=True),
     )
-    spec.update(route_argument_spec())
+    spec.update(argument_spec_of(TRAEFIK_ROUTE_ARG_SPEC))
     return spec
 
 
@@ -188,7 +190,7 @@ def run(module):
         primary_service=params["primary_service"],
         canary_service=params["canary_service"],
         port=params["port"],
-        api_version=params["api_version"],
+        api_version=params["traefik_api_version"],
         check_mode=module.check_mode,
         route_traffic=params["route_traffic"],
         scale_down=params["scale_down"],

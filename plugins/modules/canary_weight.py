@@ -26,6 +26,7 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.traefik_route
+  - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -91,7 +92,7 @@ EXAMPLES = r"""
     port: 80
     weight: 0
     create: true
-    api_version: traefik.containo.us/v1alpha1
+    traefik_api_version: traefik.containo.us/v1alpha1
 
 - name: Configure the connection once for this collection and kubernetes.core
   module_defaults:
@@ -140,6 +141,10 @@ created:
   sample: false
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    TRAEFIK_ROUTE_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
@@ -152,7 +157,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.base 
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
     Route,
     TraefikWeightedRouter,
-    route_argument_spec,
 )
 
 
@@ -165,7 +169,7 @@ def argument_spec():
         create=dict(type="bool", default=False),
         takeover=dict(type="bool", default=False),
     )
-    spec.update(route_argument_spec())
+    spec.update(argument_spec_of(TRAEFIK_ROUTE_ARG_SPEC))
     return spec
 
 
@@ -180,7 +184,7 @@ def run(module):
         primary_service=params["primary_service"],
         canary_service=params["canary_service"],
         port=params["port"],
-        api_version=params["api_version"],
+        api_version=params["traefik_api_version"],
     )
     router = TraefikWeightedRouter(get_dynamic_client(module), route)
     return router.set_routes(

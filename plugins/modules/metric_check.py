@@ -266,6 +266,10 @@ threshold_range:
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    PROMETHEUS_PROVIDER_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
 )
@@ -316,22 +320,8 @@ def argument_spec():
         ingress=dict(type="str"),
         route=dict(type="str"),
         fail_on_no_data=dict(type="bool", default=True),
-        provider=dict(
-            type="dict",
-            default={},
-            options=dict(
-                type=dict(type="str", choices=["prometheus"], default="prometheus"),
-                address=dict(type="str"),
-                bearer_token=dict(type="str", no_log=True),
-                username=dict(type="str"),
-                password=dict(type="str", no_log=True),
-                ca_cert=dict(type="path"),
-                validate_certs=dict(type="bool"),
-                timeout=dict(type="float", default=10),
-                headers=dict(type="dict", no_log=True),
-            ),
-        ),
     )
+    spec.update(argument_spec_of(PROMETHEUS_PROVIDER_ARG_SPEC))
     return spec
 
 

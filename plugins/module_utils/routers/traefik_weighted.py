@@ -36,7 +36,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.base 
     split_weights,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
-    TRAEFIK_API_VERSIONS,
     detect_api_version,
     normalize_port,
     service_matcher,
@@ -177,16 +176,6 @@ def set_weights(spec, primary_service, canary_service, port, primary_weight, can
     new_spec.pop("mirroring", None)
     new_spec["weighted"] = weighted
     return new_spec
-
-
-def route_argument_spec():
-    """The options that locate a Route (documented once, in the traefik_route doc fragment)."""
-    return dict(
-        primary_service=dict(type="str"),
-        canary_service=dict(type="str"),
-        port=dict(type="raw"),
-        api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS)),
-    )
 
 
 class Route(object):

@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs shared by the modules, one per option group (private to the collection).
+
+Each group is documented once, in the doc fragment named beside it, as kubernetes.core pairs
+``args_common.py`` with its fragments. A module copies the groups it needs and adds its own.
+Older option names stay as aliases, so no playbook breaks.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
+    TRAEFIK_API_VERSIONS,
+)
+
+# doc fragment: progressive.delivery.canary_source
+CANARY_SOURCE_ARG_SPEC = dict(
+    canary_file=dict(type="path"),
+    canary=dict(type="dict"),
+    name=dict(type="str"),
+    namespace=dict(type="str"),
+)
+
+# doc fragment: progressive.delivery.traefik_api_version
+TRAEFIK_API_VERSION_ARG_SPEC = dict(
+    traefik_api_version=dict(type="str", choices=list(TRAEFIK_API_VERSIONS),
+                             aliases=["api_version"]),
+)
+
+# doc fragments: progressive.delivery.traefik_route and progressive.delivery.traefik_api_version
+TRAEFIK_ROUTE_ARG_SPEC = dict(
+    primary_service=dict(type="str"),
+    canary_service=dict(type="str"),
+    port=dict(type="raw"),
+)
+TRAEFIK_ROUTE_ARG_SPEC.update(TRAEFIK_API_VERSION_ARG_SPEC)
+
+# doc fragment: progressive.delivery.prometheus_provider
+PROMETHEUS_PROVIDER_ARG_SPEC = dict(
+    provider=dict(
+        type="dict",
+        default={},
+        aliases=["prometheus"],
+        options=dict(
+            type=dict(type="str", choices=["prometheus"], default="prometheus"),
+            address=dict(type="str"),
+            bearer_token=dict(type="str", no_log=True),
+            username=dict(type="str"),
+            password=dict(type="str", no_log=True),
+            ca_cert=dict(type="path"),
+            validate_certs=dict(type="bool"),
+            timeout=dict(type="float", default=10),
+            headers=dict(type="dict", no_log=True),
+        ),
+    ),
+)
+
+
+def argument_spec(*groups, **own):
+    """A module's spec: deep copies of the shared ``groups``, then its ``own`` options."""
+    spec = {}
+    for group in groups:
+        spec.update(copy.deepcopy(group))
+    spec.update(own)
+    return spec
