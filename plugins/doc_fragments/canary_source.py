@@ -8,7 +8,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Where the Canary comes from (args_common.CANARY_SOURCE_ARG_SPEC).
+    # A Canary in a file read on the controller, beside the canary_ref fragment's options
+    # (args_common.CANARY_SOURCE_ARG_SPEC).
     DOCUMENTATION = r"""
 options:
   canary_file:
@@ -21,17 +22,4 @@ options:
         or delegated host.
       - Mutually exclusive with O(canary).
     type: path
-  canary:
-    description:
-      - The Canary manifest as a dict, or the normalized Canary
-        P(progressive.delivery.canary_info#module) returned.
-    type: dict
-  name:
-    description:
-      - Name of a Canary object in the cluster, used when neither O(canary_file) nor O(canary) is given.
-    type: str
-  namespace:
-    description:
-      - Namespace of the Canary; also the default namespace of a manifest that has none.
-    type: str
 """

@@ -18,13 +18,22 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.traef
     TRAEFIK_API_VERSIONS,
 )
 
-# doc fragment: progressive.delivery.canary_source
-CANARY_SOURCE_ARG_SPEC = dict(
-    canary_file=dict(type="path"),
+# The object a module works on; each module says in its own words what the name names.
+NAME_ARG_SPEC = dict(
+    name=dict(type="str", required=True),
+    namespace=dict(type="str", required=True),
+)
+
+# doc fragment: progressive.delivery.canary_ref
+CANARY_REF_ARG_SPEC = dict(
     canary=dict(type="dict"),
     name=dict(type="str"),
     namespace=dict(type="str"),
 )
+
+# doc fragments: progressive.delivery.canary_source and progressive.delivery.canary_ref
+CANARY_SOURCE_ARG_SPEC = dict(canary_file=dict(type="path"))
+CANARY_SOURCE_ARG_SPEC.update(CANARY_REF_ARG_SPEC)
 
 # doc fragment: progressive.delivery.traefik_api_version
 TRAEFIK_API_VERSION_ARG_SPEC = dict(

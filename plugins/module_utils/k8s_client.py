@@ -14,6 +14,8 @@ __metaclass__ = type
 
 import copy
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
     AUTH_ARG_SPEC,
 )
@@ -94,6 +96,22 @@ def get_dynamic_client(module, policy=None):
         raise DeliveryError("Could not connect to the Kubernetes API: {0}".format(exc))
     except Exception as exc:  # kubeconfig parse errors, unreachable server during discovery
         raise DeliveryError(api_error_message(exc, action))
+
+
+class LazyClient(object):
+    """``get_dynamic_client(module)`` on first call, so modules that may not need the cluster
+    (plain webhooks, alerts without AlertProviders) work without the kubernetes library."""
+
+    def __init__(self, module):
+        self.module = module
+        self._client = None
+
+    def __call__(self):
+        if self._client is None:
+            if not HAS_KUBERNETES:
+                self.module.fail_json(msg=missing_required_lib("kubernetes"))
+            self._client = get_dynamic_client(self.module)
+        return self._client
 
 
 def _discover(client, api_version, kind, policy=None):

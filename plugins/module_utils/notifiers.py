@@ -16,14 +16,10 @@ __metaclass__ = type
 import base64
 import json
 
-try:
-    import requests
-
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # reported by the module through missing_required_lib()
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
+from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
+    HAS_REQUESTS,
+    requests,
+)
 
 try:
     from urllib.parse import urlsplit, urlunsplit

@@ -18,14 +18,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
     InvalidInput,
 )
 
-try:
-    import requests
-
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # reported by the module through missing_required_lib()
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
+from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
+    requests,
+)
 
 DEFAULT_TIMEOUT = 10
 

@@ -29,6 +29,7 @@ description:
     An API server that serves none cannot be asked; the task then warns and checks nothing.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -76,9 +77,6 @@ options:
     default: false
 seealso:
   - module: progressive.delivery.canary_info
-requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
 """
 
 EXAMPLES = r"""

@@ -14,6 +14,8 @@ version_added: 0.1.0
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 description:
+  - The Canary (O(canary), or O(name) and O(namespace)) must exist in the cluster, because its
+    status holds the failed checks.
   - Waits O(wait) seconds (one analysis interval) so the metrics reflect the current weight, then
     checks that the target Deployment is still the revision under analysis, runs the Canary's
     C(rollout) webhooks and evaluates every metric of C(spec.analysis.metrics) exactly once.
@@ -45,6 +47,8 @@ description:
     run would go on renewing (RV(abandoned)).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.canary_ref
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.prometheus_provider
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
@@ -60,21 +64,6 @@ attributes:
     support: none
     details: Every tick is a new measurement and counts towards the analysis.
 options:
-  canary:
-    description:
-      - The Canary, as returned by P(progressive.delivery.canary_info#module) in its C(canary)
-        result, or as a C(flagger.app/v1beta1) Canary manifest.
-      - The Canary must also exist in the cluster, because its status holds the failed checks.
-      - Mutually exclusive with O(name).
-    type: dict
-  name:
-    description:
-      - Name of a Canary to read from the cluster. Requires O(namespace).
-    type: str
-  namespace:
-    description:
-      - Namespace of the Canary.
-    type: str
   weight:
     description:
       - The canary weight being analysed, in percent (0-100). Recorded as C(status.canaryWeight)
@@ -171,8 +160,6 @@ seealso:
   - module: progressive.delivery.canary_webhook
   - module: progressive.delivery.canary_status
 requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
   - requests
 """
 
@@ -425,6 +412,7 @@ import time
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    CANARY_REF_ARG_SPEC,
     PROMETHEUS_PROVIDER_ARG_SPEC,
     TRAEFIK_API_VERSION_ARG_SPEC,
     argument_spec as argument_spec_of,
@@ -448,6 +436,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
+    HAS_REQUESTS,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
     router_for,
@@ -475,7 +466,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.steps import 
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     CLUSTER_URL_ACCESS,
-    HAS_REQUESTS,
     WebhookSender,
     hide_url_secrets,
 )
@@ -501,11 +491,8 @@ def advance_weight(client, canary, router, weight):
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
+    spec = argument_spec_of(DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC)
     spec.update(
-        canary=dict(type="dict"),
-        name=dict(type="str"),
-        namespace=dict(type="str"),
         weight=dict(type="int"),
         weights=dict(type="list", elements="int"),
         confirm_timeout=dict(type="float", default=3600),

@@ -25,7 +25,9 @@ description:
   - Never changes anything.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.canary_source
+  - progressive.delivery.canary_ref
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
 attributes:
@@ -63,8 +65,6 @@ seealso:
   - module: progressive.delivery.canary_init
   - module: progressive.delivery.canary_status
 requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
   - PyYAML
 """
 

@@ -37,7 +37,9 @@ description:
     during a release does not disturb it.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.canary_source
+  - progressive.delivery.canary_ref
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
 attributes:
@@ -65,8 +67,6 @@ seealso:
   - module: progressive.delivery.canary_info
   - module: progressive.delivery.canary_promote
 requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
   - PyYAML
 """
 

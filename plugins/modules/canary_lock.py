@@ -30,6 +30,7 @@ description:
     C(Retry-After), dropped connections) for up to O(retry_timeout) seconds.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -87,9 +88,6 @@ seealso:
     description: How Kubernetes itself uses Leases for leader election.
     link: https://kubernetes.io/docs/concepts/architecture/leases/
   - module: progressive.delivery.canary_status
-requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
 """
 
 EXAMPLES = r"""
@@ -185,6 +183,10 @@ holder_since:
   type: str
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    NAME_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
@@ -212,17 +214,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+    return argument_spec_of(
+        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC,
         state=dict(type="str", choices=["acquired", "released"], default="acquired"),
         holder=dict(type="str"),
         lease_duration=dict(type="int", default=120),
         wait_timeout=dict(type="int", default=0),
         retry_timeout=dict(type="float", default=30),
     )
-    return spec
 
 
 def run(module):

@@ -256,8 +256,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
     InvalidInput,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
-    HAS_KUBERNETES,
-    get_dynamic_client,
+    LazyClient,
     get_object,
     get_resource,
 )
@@ -267,7 +266,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 from ansible_collections.progressive.delivery.plugins.module_utils.notifiers import (
     ALERT_PROVIDER_API_VERSION,
     DEFAULT_USERNAME,
-    HAS_REQUESTS,
     PROVIDERS,
     SEVERITIES,
     NotifierError,
@@ -277,6 +275,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.notifiers imp
     severity_matches,
     target_from_alert_provider,
     validate_url,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
+    HAS_REQUESTS,
 )
 
 TARGET_KEYS = ("provider", "url", "username", "channel", "token", "proxy", "alert_severity")
@@ -323,15 +324,7 @@ class Cluster(object):
     """Connects to Kubernetes only when AlertProviders must be read."""
 
     def __init__(self, module):
-        self.module = module
-        self._client = None
-
-    def client(self):
-        if self._client is None:
-            if not HAS_KUBERNETES:
-                self.module.fail_json(msg=missing_required_lib("kubernetes"))
-            self._client = get_dynamic_client(self.module)
-        return self._client
+        self.client = LazyClient(module)
 
     def get(self, api_version, kind, namespace, name):
         obj = get_object(get_resource(self.client(), api_version, kind), namespace, name)

@@ -35,6 +35,7 @@ description:
     the primary and the canary is at 0 replicas, the task reports C(changed=false).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.traefik_route
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
@@ -85,9 +86,6 @@ options:
     type: str
 seealso:
   - module: progressive.delivery.canary_weight
-requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
 """
 
 EXAMPLES = r"""
@@ -146,6 +144,7 @@ timings:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    NAME_ARG_SPEC,
     TRAEFIK_ROUTE_ARG_SPEC,
     argument_spec as argument_spec_of,
 )
@@ -164,17 +163,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.promotion imp
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+    return argument_spec_of(
+        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
         timeout=dict(type="int", default=600),
         traefik_service=dict(type="str"),
         route_traffic=dict(type="bool", default=True),
         scale_down=dict(type="bool", default=True),
     )
-    spec.update(argument_spec_of(TRAEFIK_ROUTE_ARG_SPEC))
-    return spec
 
 
 def run(module):

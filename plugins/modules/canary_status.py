@@ -29,6 +29,7 @@ description:
     and the fields re-applied, so concurrent writers do not lose each other's changes.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -118,9 +119,6 @@ options:
     type: dict
 seealso:
   - module: progressive.delivery.canary_info
-requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
 """
 
 EXAMPLES = r"""
@@ -169,6 +167,10 @@ event:
   sample: {"message": "Advance podinfo.test canary weight 10", "type": "Normal", "count": 1}
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    NAME_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
     parse_canary,
 )
@@ -208,10 +210,8 @@ FIELDS = (
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+    return argument_spec_of(
+        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC,
         transition=dict(type="str", choices=list(TRANSITIONS)),
         phase=dict(type="str", choices=list(PHASES)),
         canary_weight=dict(type="int"),
@@ -223,7 +223,6 @@ def argument_spec():
         condition=dict(type="dict"),
         event=dict(type="dict"),
     )
-    return spec
 
 
 EVENT_KEYS = ("message", "template", "values", "type", "reason")

@@ -31,6 +31,8 @@ description:
     C(rollout) hook counts one failed check in the Canary's status, as in Flagger.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.canary_ref
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -42,20 +44,6 @@ attributes:
     support: none
     details: Calling a webhook is an action with effects outside the cluster.
 options:
-  canary:
-    description:
-      - The Canary, either as returned by P(progressive.delivery.canary_info#module) in its
-        C(canary) result or as a C(flagger.app/v1beta1) Canary manifest.
-      - Mutually exclusive with O(name).
-    type: dict
-  name:
-    description:
-      - Name of a Canary to read from the cluster. Requires O(namespace).
-    type: str
-  namespace:
-    description:
-      - Namespace of the Canary.
-    type: str
   type:
     description:
       - Which of the Canary's webhooks to run. A hook without a type is a C(rollout) hook.
@@ -120,8 +108,6 @@ seealso:
     description: The webhook types and payload this module implements.
     link: https://docs.flagger.app/usage/webhooks
 requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
   - requests
 """
 
@@ -238,16 +224,23 @@ threshold_reached:
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    CANARY_REF_ARG_SPEC,
+    argument_spec as argument_spec_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
     load_canary,
     run_stage_hooks,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     HAS_KUBERNETES,
-    get_dynamic_client,
+    LazyClient,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
+    HAS_REQUESTS,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     PHASES,
@@ -255,7 +248,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.status import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     CLUSTER_URL_ACCESS,
-    HAS_REQUESTS,
     HOOK_TYPES,
     WebhookSender,
     hide_url_secrets,
@@ -263,11 +255,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
+    spec = argument_spec_of(DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC)
     spec.update(
-        canary=dict(type="dict"),
-        name=dict(type="str"),
-        namespace=dict(type="str"),
         type=dict(type="str", required=True, choices=list(HOOK_TYPES)),
         phase=dict(type="str", choices=list(PHASES)),
         checksum=dict(type="str"),
@@ -278,21 +267,6 @@ def argument_spec():
         count_failed_checks=dict(type="bool", default=True),
     )
     return spec
-
-
-class LazyClient(object):
-    """Connects to Kubernetes only when something needs it, so plain hooks work without it."""
-
-    def __init__(self, module):
-        self.module = module
-        self._client = None
-
-    def __call__(self):
-        if self._client is None:
-            if not HAS_KUBERNETES:
-                self.module.fail_json(msg=missing_required_lib("kubernetes"))
-            self._client = get_dynamic_client(self.module)
-        return self._client
 
 
 def run(module):

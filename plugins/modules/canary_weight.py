@@ -25,6 +25,7 @@ description:
     the object in between (HTTP 409), the module reads it again and retries.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.kubernetes_client
   - progressive.delivery.traefik_route
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
@@ -73,9 +74,6 @@ notes:
 seealso:
   - module: progressive.delivery.canary_promote
   - module: progressive.delivery.metric_check
-requirements:
-  - python >= 3.9
-  - kubernetes >= 24.2.0
 """
 
 EXAMPLES = r"""
@@ -142,6 +140,7 @@ created:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    NAME_ARG_SPEC,
     TRAEFIK_ROUTE_ARG_SPEC,
     argument_spec as argument_spec_of,
 )
@@ -161,16 +160,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.traef
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+    return argument_spec_of(
+        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
         weight=dict(type="raw", required=True),
         create=dict(type="bool", default=False),
         takeover=dict(type="bool", default=False),
     )
-    spec.update(argument_spec_of(TRAEFIK_ROUTE_ARG_SPEC))
-    return spec
 
 
 def run(module):

@@ -289,7 +289,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.metrics impor
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
+from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
     HAS_REQUESTS,
 )
 
