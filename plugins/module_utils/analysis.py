@@ -19,6 +19,9 @@ __metaclass__ = type
 import time
 import uuid
 
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
+    canary_from_option,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
     parse_canary,
 )
@@ -173,12 +176,6 @@ def threshold_reached(failed_checks, threshold):
     return failed_checks >= threshold
 
 
-def is_normalized(canary):
-    """A Canary already normalized by canary_info (as opposed to a manifest)."""
-    return isinstance(canary, dict) and "apiVersion" not in canary and all(
-        key in canary for key in ("name", "namespace", "target", "service", "analysis"))
-
-
 # --- I/O ---------------------------------------------------------------------------------
 
 def load_canary(canary=None, name=None, namespace=None, client_factory=None):
@@ -188,12 +185,7 @@ def load_canary(canary=None, name=None, namespace=None, client_factory=None):
     messages that name the field). Returns ``(normalized, cluster_object_or_None)``.
     """
     if canary is not None:
-        if not isinstance(canary, dict):
-            raise InvalidInput("canary must be a Canary manifest or the canary returned by "
-                               "canary_info; got {0}".format(type(canary).__name__))
-        if is_normalized(canary):
-            return canary, None
-        return parse_canary(canary, default_namespace=namespace or "default"), None
+        return canary_from_option(canary, namespace), None
     if not (name and namespace):
         raise InvalidInput("either canary, or name and namespace, is required")
     client = client_factory()

@@ -70,6 +70,17 @@ PROMETHEUS_PROVIDER_ARG_SPEC = dict(
 )
 
 
+def route_or_canary(*route_options):
+    """Module constraints for a module that takes either a Canary (its router and names) or
+    the options that name a route (``name``, ``namespace`` and ``route_options``)."""
+    exclusive = ("name", "namespace", "primary_service", "canary_service", "port") + route_options
+    return dict(
+        required_one_of=[("name", "canary")],
+        required_together=[("name", "namespace")],
+        mutually_exclusive=[("canary", option) for option in exclusive],
+    )
+
+
 def argument_spec(*groups, **own):
     """A module's spec: deep copies of the shared ``groups``, then its ``own`` options."""
     spec = {}

@@ -49,6 +49,17 @@ def load_yaml_documents(path, what="canary_file"):
         raise InvalidInput("{0} {1} is not valid YAML: {2}".format(what, path, exc))
 
 
+def canary_from_option(canary, namespace=None):
+    """The normalized Canary of a module's ``canary`` option: canary_info's normalized form, or a
+    Canary manifest (validated here with messages that name the field)."""
+    if not isinstance(canary, dict):
+        raise InvalidInput("canary must be a Canary manifest or the canary returned by "
+                           "canary_info; got {0}".format(type(canary).__name__))
+    if is_normalized(canary):
+        return canary
+    return parse_canary(canary, default_namespace=namespace or "default")
+
+
 def load_canary_file(path):
     """The Canary document of a YAML file (which may hold other documents too)."""
     found = load_yaml_documents(path)

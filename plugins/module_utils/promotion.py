@@ -24,9 +24,15 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
     primary_name,
     require_dns_label,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+    router_for,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
     Route,
     TraefikWeightedRouter,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+    target_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
     container_images,
@@ -43,7 +49,8 @@ POLL_SECONDS = 1.0
 
 class Promotion(object):
     def __init__(self, client, namespace, name, timeout, router, clock=time.monotonic,
-                 sleep=time.sleep, route_traffic=True, scale_down=True, before_write=None):
+                 sleep=time.sleep, route_traffic=True, scale_down=True, before_write=None,
+                 workload=None):
         self.client = client
         self.namespace = require_dns_label("namespace", namespace)
         self.name = require_dns_label("name", name)
@@ -62,8 +69,9 @@ class Promotion(object):
         # scaling down: it raises when the run that started the promotion is gone, and the next
         # run finishes the promotion.
         self.before_write = before_write
-        # canary_promote's options name no kind: it promotes Deployments.
-        self.workload = DeploymentTarget(client, self.namespace, self.name)
+        # A Canary's target knows its kind and primaryReadyThreshold; canary_promote's options
+        # without a Canary name no kind: it promotes Deployments.
+        self.workload = workload or DeploymentTarget(client, self.namespace, self.name)
         self.actions = []
         self.timings = {}
 
@@ -180,6 +188,19 @@ def promote(client, namespace, name, timeout, traefik_service=None, primary_serv
     router = TraefikWeightedRouter(client, Route(
         namespace, traefik_service or name, primary_service=primary_service,
         canary_service=canary_service, port=port, api_version=api_version))
-    waits = {} if watch is None else {"sleep": watch.sleep, "before_write": watch.check}
     return Promotion(client, namespace, name, timeout, router, route_traffic=route_traffic,
-                     scale_down=scale_down, **waits).run(check_mode=check_mode)
+                     scale_down=scale_down, **_waits(watch)).run(check_mode=check_mode)
+
+
+def promote_canary(client, canary, timeout, api_version=None, check_mode=False,
+                   route_traffic=True, scale_down=True, watch=None):
+    """Promote the target of a parsed Canary through the Canary's own router and target."""
+    workload = target_for(client, canary)
+    router = router_for(client, canary, api_version=api_version)
+    return Promotion(client, canary["namespace"], workload.name, timeout, router,
+                     route_traffic=route_traffic, scale_down=scale_down, workload=workload,
+                     **_waits(watch)).run(check_mode=check_mode)
+
+
+def _waits(watch):
+    return {} if watch is None else {"sleep": watch.sleep, "before_write": watch.check}

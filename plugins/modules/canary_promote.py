@@ -51,13 +51,23 @@ options:
   name:
     description:
       - Name of the target Deployment, which is the canary. The primary is C(<name>-primary).
+      - Required unless O(canary) is given.
     type: str
-    required: true
   namespace:
     description:
       - Namespace of the Deployments, Services, ConfigMaps, Secrets and TraefikService.
+      - Required with O(name).
     type: str
-    required: true
+  canary:
+    description:
+      - The Canary to promote, as P(progressive.delivery.canary_info#module) returns it in its
+        C(canary) result or as a C(flagger.app/v1beta1) Canary manifest. Its target (kind, name and
+        C(spec.analysis.primaryReadyThreshold)) and its router (the TraefikService and Services named
+        after C(spec.service.name), the port of C(spec.service.port)) are used.
+      - Mutually exclusive with O(name), O(namespace), O(traefik_service) and the route options
+        (O(primary_service), O(canary_service), O(port)).
+    type: dict
+    version_added: 0.3.0
   timeout:
     description:
       - Seconds to wait for the primary's rollout before failing.
@@ -95,6 +105,11 @@ EXAMPLES = r"""
     namespace: test
     timeout: 300
   register: promotion
+
+- name: Promote the Canary canary_info read, with its own target, router and ready threshold
+  progressive.delivery.canary_promote:
+    canary: "{{ info.canary }}"
+    timeout: "{{ info.canary.progress_deadline_seconds }}"
 
 - name: Show how long each step took
   ansible.builtin.debug:
@@ -144,9 +159,13 @@ timings:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
-    NAME_ARG_SPEC,
+    CANARY_REF_ARG_SPEC,
     TRAEFIK_ROUTE_ARG_SPEC,
     argument_spec as argument_spec_of,
+    route_or_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
+    canary_from_option,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.controller_watch import (
     ControllerWatch,
@@ -159,12 +178,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.promotion import (
     promote,
+    promote_canary,
 )
 
 
 def argument_spec():
     return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
+        DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
         timeout=dict(type="int", default=600),
         traefik_service=dict(type="str"),
         route_traffic=dict(type="bool", default=True),
@@ -176,6 +196,12 @@ def run(module):
     params = module.params
     # The process tree as it is when the module starts, to notice later that the run is gone.
     watch = ControllerWatch()
+    if params["canary"] is not None:
+        canary = canary_from_option(params["canary"])
+        return promote_canary(
+            get_dynamic_client(module), canary, params["timeout"],
+            api_version=params["traefik_api_version"], check_mode=module.check_mode,
+            route_traffic=params["route_traffic"], scale_down=params["scale_down"], watch=watch)
     return promote(
         get_dynamic_client(module),
         params["namespace"],
@@ -194,7 +220,8 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
+                            **route_or_canary("traefik_service"))
     module.run(run)
 
 

@@ -40,13 +40,23 @@ options:
   name:
     description:
       - Name of the TraefikService. Flagger names it after the target Deployment.
+      - Required unless O(canary) is given.
     type: str
-    required: true
   namespace:
     description:
       - Namespace of the TraefikService and of the two Services.
+      - Required with O(name).
     type: str
-    required: true
+  canary:
+    description:
+      - The Canary whose traffic is split, as P(progressive.delivery.canary_info#module) returns it
+        in its C(canary) result or as a C(flagger.app/v1beta1) Canary manifest. Its router and names
+        are used (the TraefikService and Services named after C(spec.service.name), the port of
+        C(spec.service.port)).
+      - Mutually exclusive with O(name), O(namespace) and the route options (O(primary_service),
+        O(canary_service), O(port)).
+    type: dict
+    version_added: 0.3.0
   weight:
     description:
       - The canary's share of the traffic in percent, an integer from 0 to 100.
@@ -82,6 +92,11 @@ EXAMPLES = r"""
     name: podinfo
     namespace: test
     weight: 30
+
+- name: Split the traffic of the Canary canary_info read, through its own router and names
+  progressive.delivery.canary_weight:
+    canary: "{{ info.canary }}"
+    weight: 20
 
 - name: Create the TraefikService on a Traefik v2 cluster
   progressive.delivery.canary_weight:
@@ -140,15 +155,22 @@ created:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
-    NAME_ARG_SPEC,
+    CANARY_REF_ARG_SPEC,
     TRAEFIK_ROUTE_ARG_SPEC,
     argument_spec as argument_spec_of,
+    route_or_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
+    canary_from_option,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+    router_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (
     split_weights,
@@ -161,7 +183,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.traef
 
 def argument_spec():
     return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
+        DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
         weight=dict(type="raw", required=True),
         create=dict(type="bool", default=False),
         takeover=dict(type="bool", default=False),
@@ -170,18 +192,18 @@ def argument_spec():
 
 def run(module):
     params = module.params
-    weights = split_weights(params["weight"])  # reject a bad weight before contacting the cluster
-    # The options name the TraefikService and its Services, so this module routes through them
-    # directly instead of through a Canary's router.
-    route = Route(
-        params["namespace"],
-        params["name"],
-        primary_service=params["primary_service"],
-        canary_service=params["canary_service"],
-        port=params["port"],
-        api_version=params["traefik_api_version"],
-    )
-    router = TraefikWeightedRouter(get_dynamic_client(module), route)
+    # Bad input is refused before the cluster is contacted.
+    weights = split_weights(params["weight"])
+    canary = canary_from_option(params["canary"]) if params["canary"] is not None else None
+    client = get_dynamic_client(module)
+    if canary is not None:
+        router = router_for(client, canary, api_version=params["traefik_api_version"])
+    else:
+        # The options name the TraefikService and its Services themselves.
+        router = TraefikWeightedRouter(client, Route(
+            params["namespace"], params["name"], primary_service=params["primary_service"],
+            canary_service=params["canary_service"], port=params["port"],
+            api_version=params["traefik_api_version"]))
     return router.set_routes(
         weights["primary"],
         weights["canary"],
@@ -192,7 +214,8 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
+                            **route_or_canary())
     module.run(run)
 
 
