@@ -310,7 +310,8 @@ class Initialiser(object):
             replace_with_retry(resource, self.namespace, name, mutate)
 
     def ensure_traefik_service(self):
-        for change in self.router.reconcile(self.route_plan, check_mode=self.check_mode):
+        for change in self.router.reconcile(self.route_plan, check_mode=self.check_mode,
+                                            owner=owner_reference(self.canary_obj)):
             self._record(change["kind"], change["name"], change["action"], change["before"],
                          change["after"])
 

@@ -9,7 +9,7 @@ from pdtest.checkout import EXAMPLES
 from pdtest.load import versions_through_traefik
 from pdtest.manifests import example_docs
 from pdtest.playbooks import run_tasks
-from pdtest.sandbox import canary_events, get_json
+from pdtest.sandbox import canary_events, get_json, wait_until
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -170,3 +170,31 @@ def test_primary_that_never_becomes_ready_fails_within_the_deadline_and_keeps_th
     status = get_json(sandbox, namespace, "canary/podinfo").get("status") or {}
     assert status.get("phase") == "Initializing"
     assert canary_events(sandbox, namespace) == []
+
+
+def test_deleting_the_canary_deletes_what_initialisation_generated(sandbox, namespace, tmp_path):
+    """Every generated object, the TraefikService included, is owned by the Canary as in Flagger,
+    so Kubernetes' garbage collector removes them with it; the user's Deployment stays."""
+    deploy_podinfo(sandbox, namespace)
+    add_config(sandbox, namespace)
+    task = {"progressive.delivery.canary_init": {"canary_file": str(seed_canary_file(tmp_path, namespace))}}
+    rc, (result,), _stats = run_tasks(sandbox, tmp_path, [task])
+    assert rc == 0, result
+    uid = get_json(sandbox, namespace, "canary", "podinfo")["metadata"]["uid"]
+    generated = [("deployment", "podinfo-primary"), ("service", "podinfo"), ("service", "podinfo-primary"),
+                 ("service", "podinfo-canary"), ("traefikservices.traefik.io", "podinfo"),
+                 ("horizontalpodautoscaler", "podinfo-primary"), ("configmap", "podinfo-config-primary"),
+                 ("secret", "podinfo-token-primary")]
+    for kind, name in generated:
+        owners = get_json(sandbox, namespace, kind, name)["metadata"].get("ownerReferences") or []
+        assert [(o["kind"], o["name"], o["uid"], o.get("controller")) for o in owners] == \
+            [("Canary", "podinfo", uid, True)], (kind, name, owners)
+
+    sandbox.kubectl("-n", namespace, "delete", "canary", "podinfo", "--wait=true")
+
+    def gone():
+        listed = sandbox.kubectl("-n", namespace, "get", *("{0}/{1}".format(kind, name) for kind, name in generated),
+                                 "--ignore-not-found", "-o", "name")
+        return listed.stdout.strip() == ""
+    wait_until(gone, timeout=60, what="the garbage collector to delete the Canary's objects")
+    assert get_json(sandbox, namespace, "deployment", "podinfo")["metadata"]["name"] == "podinfo"

@@ -100,6 +100,19 @@ def test_reconcile_adopts_an_existing_traefik_service_keeping_its_weights():
     assert router_for(client, canary).reconcile() == []
 
 
+def test_a_created_traefik_service_is_owned_by_the_canary_and_an_adopted_one_keeps_its_owners():
+    owner = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo", "uid": "u-1",
+             "controller": True, "blockOwnerDeletion": True}
+    client, resource = served_in("traefik.io/v1alpha1")
+    router_for(client, CANARY).reconcile(owner=owner)
+    assert stored(resource)["metadata"]["ownerReferences"] == [owner]
+
+    existing = traefik_service({"podinfo-primary": 100})
+    client, resource = served_in("traefik.io/v1alpha1", {("test", "podinfo"): existing})
+    router_for(client, CANARY).reconcile(owner=owner)
+    assert "ownerReferences" not in stored(resource)["metadata"]
+
+
 def test_set_routes_get_routes_and_finalize_move_and_read_the_weights():
     client, resource = served_in("traefik.io/v1alpha1", {("test", "podinfo"): traefik_service({"podinfo-primary": 100})})
     router = router_for(client, CANARY)

@@ -70,10 +70,10 @@ class Router(_ABC):
         """Write a plan made by :meth:`plan` (nothing in check mode)."""
 
     @abc.abstractmethod
-    def reconcile(self, plan=None, check_mode=False):
-        """Create the routing object with all traffic on the primary, or adopt the one there
-        without touching its weights. Returns the changes as dicts with kind, name, action,
-        before and after."""
+    def reconcile(self, plan=None, check_mode=False, owner=None):
+        """Create the routing object with all traffic on the primary (owned by ``owner``, an
+        ownerReference, when given), or adopt the one there without touching its weights.
+        Returns the changes as dicts with kind, name, action, before and after."""
 
     @abc.abstractmethod
     def set_routes(self, primary, canary, create=False, takeover=False, check_mode=False):

@@ -65,13 +65,17 @@ def build_weighted_spec(primary_service, canary_service, port, primary_weight, c
     return {"weighted": {"services": services}}
 
 
-def build_traefik_service(name, namespace, api_version, spec, labels=None, annotations=None):
-    """A complete TraefikService object for creation."""
+def build_traefik_service(name, namespace, api_version, spec, labels=None, annotations=None,
+                          owner=None):
+    """A complete TraefikService object for creation; ``owner`` is an ownerReference (the
+    Canary's, so that deleting the Canary deletes it, as Flagger sets it)."""
     metadata = {"name": name, "namespace": namespace}
     if labels:
         metadata["labels"] = dict(labels)
     if annotations:
         metadata["annotations"] = dict(annotations)
+    if owner:
+        metadata["ownerReferences"] = [dict(owner)]
     return {
         "apiVersion": api_version,
         "kind": "TraefikService",
@@ -200,6 +204,8 @@ class Route(object):
         # Labels and annotations a TraefikService created here carries (a Canary's
         # spec.service.apex, as Flagger puts them on the TraefikService too).
         metadata = metadata or {}
+        # Set by the router's reconcile: the ownerReference a TraefikService is created with.
+        self.owner = None
         self.labels = dict(metadata.get("labels") or {})
         self.annotations = dict(metadata.get("annotations") or {})
         self.requested_api_version = api_version
@@ -290,7 +296,8 @@ def apply_route(plan, check_mode=False):
         return plan.current
     if plan.current is None:
         body = build_traefik_service(route.name, route.namespace, plan.api_version,
-                                     plan.desired_spec, route.labels, route.annotations)
+                                     plan.desired_spec, route.labels, route.annotations,
+                                     route.owner)
         return create_object(plan.resource, route.namespace, body)
 
     def mutate(obj):
@@ -366,8 +373,11 @@ class TraefikWeightedRouter(Router):
     def apply(self, plan, check_mode=False):
         return apply_route(plan, check_mode=check_mode)
 
-    def reconcile(self, plan=None, check_mode=False):
+    def reconcile(self, plan=None, check_mode=False, owner=None):
         plan = plan or self.plan_reconcile()
+        # As in Flagger, the owner is set when the TraefikService is created; one that exists
+        # (made by hand or by Flagger) keeps its own.
+        self.route.owner = owner
         if plan.exists:
             return self._adopt(plan, check_mode)
         change = self._change("created", None, {"spec": plan.desired_spec})
