@@ -99,7 +99,10 @@ def test_slow_canary_fails_the_request_duration_gate_in_milliseconds(sandbox, na
 
     assert rc == 0, [r.get("msg") for r in results]
     result = results[0]
-    assert result["verdict"] == "fail" and 250 <= result["value"] <= 1000, result
+    # The unit is what is checked, not the speed of a shared machine: 0.3 s of latency is at least
+    # 250 in milliseconds (0.3 in seconds would pass the gate), and Traefik's largest finite bucket
+    # (5 s) bounds a p99 in milliseconds at 5000 (in microseconds it would be 300000 or more).
+    assert result["verdict"] == "fail" and 250 <= result["value"] <= 5000, result
     assert result["msg"] == "request duration {0:.0f}ms > 200ms".format(result["value"])
 
 
