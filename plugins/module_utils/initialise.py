@@ -36,6 +36,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     create_object,
     get_object,
     get_resource,
+    object_metadata,
     replace_with_retry,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
@@ -77,17 +78,6 @@ def owner_reference(canary_obj):
             "uid": metadata["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
-def _metadata(name, namespace, labels=None, annotations=None, owner=None):
-    meta = {"name": name, "namespace": namespace}
-    if labels:
-        meta["labels"] = dict(labels)
-    if annotations:
-        meta["annotations"] = dict(annotations)
-    if owner:
-        meta["ownerReferences"] = [owner]
-    return meta
-
-
 def build_services(canary, target, owner=None):
     """Apex ``X`` and ``X-primary`` select the primary's pods, ``X-canary`` the target's."""
     key, value = selector_label(target)
@@ -111,7 +101,7 @@ def build_services(canary, target, owner=None):
         services.append({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _metadata(name, namespace, labels, extra["annotations"], owner),
+            "metadata": object_metadata(name, namespace, labels, extra["annotations"], owner),
             "spec": {"type": "ClusterIP", "selector": {key: selected}, "ports": [dict(port)]},
         })
     return services
@@ -130,8 +120,8 @@ def build_primary_hpa(hpa, primary_deployment_name, overrides=None, owner=None):
     return {
         "apiVersion": hpa.get("apiVersion"),
         "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata(primary_name(meta["name"]), meta.get("namespace"),
-                              meta.get("labels"), owner=owner),
+        "metadata": object_metadata(primary_name(meta["name"]), meta.get("namespace"),
+                                    meta.get("labels"), owner=owner),
         "spec": spec,
     }
 

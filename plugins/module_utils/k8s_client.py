@@ -98,6 +98,18 @@ def get_dynamic_client(module, policy=None):
         raise DeliveryError(api_error_message(exc, action))
 
 
+def object_metadata(name, namespace, labels=None, annotations=None, owner=None):
+    """``metadata`` of an object to create; ``owner`` is an ownerReference (the Canary's)."""
+    meta = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = dict(labels)
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    if owner:
+        meta["ownerReferences"] = [dict(owner)]
+    return meta
+
+
 class LazyClient(object):
     """``get_dynamic_client(module)`` on first call, so modules that may not need the cluster
     (plain webhooks, alerts without AlertProviders) work without the kubernetes library."""

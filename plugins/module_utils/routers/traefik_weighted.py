@@ -23,6 +23,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     create_object,
     get_object,
     get_resource,
+    object_metadata,
     replace_with_retry,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
@@ -69,17 +70,10 @@ def build_traefik_service(name, namespace, api_version, spec, labels=None, annot
                           owner=None):
     """A complete TraefikService object for creation; ``owner`` is an ownerReference (the
     Canary's, so that deleting the Canary deletes it, as Flagger sets it)."""
-    metadata = {"name": name, "namespace": namespace}
-    if labels:
-        metadata["labels"] = dict(labels)
-    if annotations:
-        metadata["annotations"] = dict(annotations)
-    if owner:
-        metadata["ownerReferences"] = [dict(owner)]
     return {
         "apiVersion": api_version,
         "kind": "TraefikService",
-        "metadata": metadata,
+        "metadata": object_metadata(name, namespace, labels, annotations, owner),
         "spec": spec,
     }
 

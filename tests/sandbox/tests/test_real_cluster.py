@@ -10,20 +10,10 @@ from _manifests import ingressroute, join, podinfo_deployment, service, weighted
 
 from kubesandbox.fixtures import http
 from kubesandbox.runtime.pids import alive
+from pdtest.sandbox import wait_until
 
 NS = "real-apps"
 HOST = "real-split.example.com"
-
-
-def wait_until(check, timeout=30.0, interval=0.2, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached after {timeout}s; last seen: {last!r}")
 
 
 def get_json(sb, *args):
