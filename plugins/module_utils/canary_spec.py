@@ -210,6 +210,16 @@ def _string_map(col, field, value):
     return result
 
 
+def _string_list(col, field, value):
+    """A list of strings (Flagger's []string), or an error naming the field."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        col.error(field, "must be a list of label or annotation keys; got {0!r}".format(value))
+        return []
+    return list(value)
+
+
 def _parse_target(col, spec):
     target = _mapping(col, "spec.targetRef", spec.get("targetRef"), required=True) or {}
     kind = target.get("kind")
@@ -304,6 +314,12 @@ def _parse_service(col, spec, target_name):
             "annotations": _string_map(col, "spec.service.{0}.annotations".format(role),
                                        extra.get("annotations")),
         }
+    # Keys that other tools write on the generated Services and that each run keeps as they are.
+    unmanaged = _mapping(col, "spec.service.unmanagedMetadata",
+                         service.get("unmanagedMetadata")) or {}
+    unmanaged_metadata = {
+        kind: _string_list(col, "spec.service.unmanagedMetadata." + kind, unmanaged.get(kind))
+        for kind in ("labels", "annotations")}
     for key in IGNORED_SERVICE_FIELDS:
         if service.get(key) not in (None, False, [], {}, ""):
             col.warn("spec.service." + key, "is ignored with the traefik provider")
@@ -314,6 +330,7 @@ def _parse_service(col, spec, target_name):
         "port_name": port_name,
         "app_protocol": service.get("appProtocol"),
         "metadata": metadata,
+        "unmanaged_metadata": unmanaged_metadata,
     }
 
 

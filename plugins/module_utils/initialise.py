@@ -38,6 +38,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_resource,
     object_metadata,
     replace_with_retry,
+    without_flux_keys,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
     router_for,
@@ -96,15 +97,37 @@ def build_services(canary, target, owner=None):
     services = []
     for role, name, selected in plan:
         extra = service["metadata"][role]
-        labels = {key: name}
-        labels.update(extra["labels"])
+        # As in Flagger, the selector label names the Service whatever spec.service.<role> says.
+        labels = dict(extra["labels"])
+        labels[key] = name
         services.append({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": object_metadata(name, namespace, labels, extra["annotations"], owner),
+            "metadata": object_metadata(name, namespace, labels,
+                                        without_flux_keys(extra["annotations"]), owner),
             "spec": {"type": "ClusterIP", "selector": {key: selected}, "ports": [dict(port)]},
         })
     return services
+
+
+def owned_by(obj, canary_name):
+    """Whether ``obj`` has an ownerReference to the Canary ``canary_name`` (Flagger's
+    isOwnedByCanary): only then are its labels and annotations ours to set."""
+    return any(ref.get("kind") == "Canary" and ref.get("name") == canary_name
+               for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def service_metadata(current, desired, unmanaged):
+    """The labels and annotations an owned Service should carry: the Canary's, plus the keys
+    spec.service.unmanagedMetadata leaves to others, at their current values."""
+    meta = current.get("metadata") or {}
+    wanted = {}
+    for kind in ("labels", "annotations"):
+        values = dict(desired["metadata"].get(kind) or {})
+        have = meta.get(kind) or {}
+        values.update((k, have[k]) for k in unmanaged.get(kind) or () if k in have)
+        wanted[kind] = without_flux_keys(values) if kind == "annotations" else values
+    return wanted
 
 
 def build_primary_hpa(hpa, primary_deployment_name, overrides=None, owner=None):
@@ -134,6 +157,14 @@ def _service_drifted(current, desired):
     want = [{k: p.get(k) for k in ("name", "port", "targetPort")}
             for p in desired["spec"]["ports"]]
     return ports != want
+
+
+def _service_view(service):
+    """What a diff shows of a Service: the parts a run may change."""
+    meta = service.get("metadata") or {}
+    return {"metadata": {"labels": meta.get("labels") or {},
+                         "annotations": meta.get("annotations") or {}},
+            "spec": service.get("spec")}
 
 
 class Initialiser(object):
@@ -275,7 +306,26 @@ class Initialiser(object):
         return True
 
     def ensure_services(self):
+        """Create the Services, or bring them back to the Canary's spec on every run: selector
+        and ports always, labels and annotations where the Service is the Canary's own (as
+        Flagger's router reconciles them each time)."""
         resource = self._resource("v1", "Service")
+        unmanaged = self.canary["service"].get("unmanaged_metadata") or {}
+
+        def update(obj, desired):
+            """``obj`` changed to the desired state, or None when it is there already."""
+            wanted = copy.deepcopy(obj)
+            if _service_drifted(obj, desired):
+                wanted["spec"]["selector"] = desired["spec"]["selector"]
+                wanted["spec"]["ports"] = desired["spec"]["ports"]
+            if owned_by(obj, self.canary["name"]):
+                for kind, values in service_metadata(obj, desired, unmanaged).items():
+                    if values:
+                        wanted["metadata"][kind] = values
+                    else:
+                        wanted["metadata"].pop(kind, None)
+            return None if wanted == obj else wanted
+
         for desired in build_services(self.canary, self.target,
                                       owner_reference(self.canary_obj)):
             name = desired["metadata"]["name"]
@@ -283,21 +333,15 @@ class Initialiser(object):
             if current is None:
                 self._create(resource, desired)
                 continue
-            if not _service_drifted(current, desired):
+            wanted = update(current, desired)
+            if wanted is None:
                 continue
-            self._record("Service", name, "updated", {"spec": current.get("spec")},
-                         {"spec": desired["spec"]})
+            self._record("Service", name, "updated", _service_view(current),
+                         _service_view(wanted))
             if self.check_mode:
                 continue
-
-            def mutate(obj, desired=desired):
-                if not _service_drifted(obj, desired):
-                    return None
-                obj["spec"]["selector"] = desired["spec"]["selector"]
-                obj["spec"]["ports"] = desired["spec"]["ports"]
-                return obj
-
-            replace_with_retry(resource, self.namespace, name, mutate)
+            replace_with_retry(resource, self.namespace, name,
+                               lambda obj, desired=desired: update(obj, desired))
 
     def ensure_traefik_service(self):
         for change in self.router.reconcile(self.route_plan, check_mode=self.check_mode,

@@ -110,6 +110,23 @@ def object_metadata(name, namespace, labels=None, annotations=None, owner=None):
     return meta
 
 
+# Flux's keys (kustomize.toolkit.fluxcd.io/name, helm.toolkit.fluxcd.io/...): Flagger never copies
+# them onto what it generates, so Flux does not take the copies for objects of its own.
+FLUX_MARKER = "toolkit.fluxcd.io"
+
+
+def without_flux_keys(mapping):
+    """``mapping`` (labels or annotations) without Flux's keys."""
+    return dict((k, v) for k, v in (mapping or {}).items() if FLUX_MARKER not in k)
+
+
+def keys_with_prefix(mapping, prefixes):
+    """The entries of ``mapping`` whose key starts with one of ``prefixes`` (``*``: any key),
+    without Flux's keys: Flagger's -include-label-prefix."""
+    return dict((k, v) for k, v in without_flux_keys(mapping).items()
+                if any(p == "*" or (p and k.startswith(p)) for p in prefixes or ()))
+
+
 class LazyClient(object):
     """``get_dynamic_client(module)`` on first call, so modules that may not need the cluster
     (plain webhooks, alerts without AlertProviders) work without the kubernetes library."""

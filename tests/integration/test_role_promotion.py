@@ -58,6 +58,41 @@ def test_a_run_with_nothing_new_changes_nothing(sandbox, namespace, podinfo):
     assert versions_through_traefik(sandbox, namespace, 100) == {"4.0.5": 100}
 
 
+def test_service_metadata_from_the_canary_is_applied_again_on_every_run(
+        sandbox, namespace, podinfo, tmp_path):
+    # Something else labels the apex Service and annotates it; the Canary then gains metadata for it.
+    sandbox.kubectl("-n", namespace, "label", "service", "podinfo", "stray=yes")
+    sandbox.kubectl("-n", namespace, "annotate", "service", "podinfo", "example.com/dns=podinfo.test",
+                    "example.com/other=drop-me")
+    canary = fast_canary(namespace, max_weight=50, step_weight=10)
+    canary["spec"]["service"]["apex"] = {
+        "labels": {"team": "web", "app": "not-the-selector"},
+        "annotations": {"example.com/owner": "web", "kustomize.toolkit.fluxcd.io/name": "apps"},
+    }
+    canary["spec"]["service"]["canary"] = {"labels": {"track": "canary"}}
+    canary["spec"]["service"]["unmanagedMetadata"] = {"annotations": ["example.com/dns"]}
+    path = write_canary(tmp_path, canary, "metadata.yaml")
+
+    result = run_playbook(sandbox, extra_vars={"canary_file": str(path)})
+
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Nothing to release for podinfo." + namespace in result.stdout, result.stdout[-3000:]
+    apex = get_json(sandbox, namespace, "service", "podinfo")["metadata"]
+    # The selector label names the Service whatever spec.service.apex says, as in Flagger; the
+    # stray label and annotation are gone; the unmanaged annotation keeps its value; Flux's key is
+    # never copied.
+    assert apex["labels"] == {"app": "podinfo", "team": "web"}
+    assert apex["annotations"] == {"example.com/owner": "web", "example.com/dns": "podinfo.test"}
+    assert get_json(sandbox, namespace, "service", "podinfo-canary")["metadata"]["labels"] == {
+        "app": "podinfo-canary", "track": "canary"}
+    assert versions_through_traefik(sandbox, namespace, 100) == {"4.0.5": 100}
+
+    again = run_playbook(sandbox, extra_vars={"canary_file": str(path)})
+
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert recap(again.stdout)["changed"] == 0
+
+
 def test_step_weights_list_and_step_weight_promotion(sandbox, namespace, podinfo, tmp_path):
     # A first step of 5% (not 1%): at 30 rps a 1% canary gets a request every few seconds, too few
     # for Prometheus to have a rate after one 3 s interval, and "no data" is a failed check.

@@ -234,3 +234,17 @@ def test_every_problem_is_reported_at_once():
 def test_not_a_mapping_is_refused():
     with pytest.raises(SpecError):
         parse_canary(["not", "a", "canary"])
+
+
+def test_unmanaged_service_metadata_keys_are_kept_as_lists():
+    obj = minimal()
+    obj["spec"]["service"]["unmanagedMetadata"] = {"annotations": ["external-dns.alpha.kubernetes.io/hostname"]}
+    parsed = parse_canary(obj)
+    assert parsed["service"]["unmanaged_metadata"] == {
+        "labels": [], "annotations": ["external-dns.alpha.kubernetes.io/hostname"]}
+
+
+def test_unmanaged_service_metadata_must_list_keys():
+    obj = minimal()
+    obj["spec"]["service"]["unmanagedMetadata"] = {"labels": "team"}
+    assert "spec.service.unmanagedMetadata.labels" in str(refused(obj))
