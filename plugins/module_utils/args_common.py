@@ -49,6 +49,21 @@ TRAEFIK_ROUTE_ARG_SPEC = dict(
 )
 TRAEFIK_ROUTE_ARG_SPEC.update(TRAEFIK_API_VERSION_ARG_SPEC)
 
+# doc fragment: progressive.delivery.target_labels (Flagger's -selector-labels and
+# -include-label-prefix controller flags)
+TARGET_LABELS_ARG_SPEC = dict(
+    selector_labels=dict(type="list", elements="str",
+                         default=["app", "name", "app.kubernetes.io/name"]),
+    include_label_prefix=dict(type="list", elements="str", default=[]),
+)
+
+
+def target_labels(params):
+    """The target options of TARGET_LABELS_ARG_SPEC, as targets.target_for takes them."""
+    return dict(selector_labels=params["selector_labels"],
+                include_label_prefix=params["include_label_prefix"])
+
+
 # doc fragment: progressive.delivery.prometheus_provider
 PROMETHEUS_PROVIDER_ARG_SPEC = dict(
     provider=dict(

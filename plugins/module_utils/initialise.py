@@ -57,11 +57,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
 from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
     target_for,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
+    SELECTOR_LABELS,
+    selector_label,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.config_tracking import (
     tracked_pairs,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
-    selector_label,
 )
 
 POLL_SECONDS = 0.5
@@ -79,9 +80,9 @@ def owner_reference(canary_obj):
             "uid": metadata["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
-def build_services(canary, target, owner=None):
+def build_services(canary, target, owner=None, selector_labels=SELECTOR_LABELS):
     """Apex ``X`` and ``X-primary`` select the primary's pods, ``X-canary`` the target's."""
-    key, value = selector_label(target)
+    key, value = selector_label(target, selector_labels)
     service = canary["service"]
     port = {"name": service["port_name"], "port": service["port"],
             "targetPort": service["target_port"], "protocol": "TCP"}
@@ -171,9 +172,12 @@ class Initialiser(object):
     """Works out and performs the initialisation of one Canary."""
 
     def __init__(self, client, canary, manifest=None, traefik_api_version=None,
-                 check_mode=False, timeout=None, clock=time.monotonic, sleep=time.sleep):
+                 check_mode=False, timeout=None, clock=time.monotonic, sleep=time.sleep,
+                 target_labels=None):
         self.client = client
         self.canary = canary
+        # selector_labels and include_label_prefix (Flagger's controller flags), for target_for.
+        self.target_labels = target_labels or {}
         self.manifest = manifest
         self.traefik_api_version = traefik_api_version
         self.check_mode = check_mode
@@ -207,9 +211,9 @@ class Initialiser(object):
     def read_inputs(self):
         """Everything we need, read and checked before any write."""
         canary = self.canary
-        self.workload = target_for(self.client, canary)
+        self.workload = target_for(self.client, canary, **self.target_labels)
         self.target = self.workload.require(self.workload.name, "spec.targetRef")
-        selector_label(self.target)
+        self.workload.selector_label(self.target)
         self.configs = self.workload.configs.read(self.workload.pod_template(self.target))
         self.revision, self.tracked = self.workload.revision(self.target, self.configs)
         try:
@@ -326,8 +330,8 @@ class Initialiser(object):
                         wanted["metadata"].pop(kind, None)
             return None if wanted == obj else wanted
 
-        for desired in build_services(self.canary, self.target,
-                                      owner_reference(self.canary_obj)):
+        for desired in build_services(self.canary, self.target, owner_reference(self.canary_obj),
+                                      self.workload.selector_labels):
             name = desired["metadata"]["name"]
             current = get_object(resource, self.namespace, name)
             if current is None:
@@ -449,8 +453,8 @@ class Initialiser(object):
 
 
 def initialise(client, canary, manifest=None, traefik_api_version=None, check_mode=False,
-               timeout=None):
+               timeout=None, target_labels=None):
     """Create what a Canary needs; see the module docs of canary_init for the result."""
     return Initialiser(client, canary, manifest=manifest,
                        traefik_api_version=traefik_api_version, check_mode=check_mode,
-                       timeout=timeout).run()
+                       timeout=timeout, target_labels=target_labels).run()

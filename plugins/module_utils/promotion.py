@@ -114,9 +114,10 @@ class Promotion(object):
         primary = self.workload.require_primary()
         canary_template = self.workload.pod_template(canary)
         tracked, config_writes, checksum = self._plan_configs(canary_template)
-        desired_template = self.workload.primary_template(canary_template, primary, tracked, checksum)
+        promoted = self.workload.promoted_primary(primary, canary, tracked, checksum)
+        desired_template = self.workload.pod_template(promoted)
         current_template = self.workload.pod_template(primary)
-        template_changed = current_template != desired_template
+        template_changed = promoted != primary
         route_plan = self.router.plan(0)
         route_changed = route_plan.changed and self.route_traffic
         weights_after = route_plan.weights if self.route_traffic else route_plan.previous
@@ -158,7 +159,7 @@ class Promotion(object):
         if template_changed:
             self.actions.append("Copying {0} template spec to {1}".format(
                 self._ref(self.name), self._ref(self.primary)))
-            self._timed("primary_update", self.workload.promote, canary_template, tracked, checksum)
+            self._timed("primary_update", self.workload.promote, canary, tracked, checksum)
         self.actions.append("Waiting for {0} rollout to finish".format(self._ref(self.primary)))
         self.actions.append(self._timed("primary_rollout", self._wait_for_primary))
         if self.before_write is not None:
@@ -181,21 +182,23 @@ def _seconds(value):
 
 def promote(client, namespace, name, timeout, traefik_service=None, primary_service=None,
             canary_service=None, port=None, api_version=None, check_mode=False,
-            route_traffic=True, scale_down=True, watch=None):
+            route_traffic=True, scale_down=True, watch=None, target_labels=None):
     # The TraefikService is named after spec.service.name (Flagger's default for it is the
     # target's name); the Services it splits between are named after the TraefikService.
     # canary_promote names the TraefikService and its Services itself rather than a Canary.
     router = TraefikWeightedRouter(client, Route(
         namespace, traefik_service or name, primary_service=primary_service,
         canary_service=canary_service, port=port, api_version=api_version))
+    workload = DeploymentTarget(client, namespace, name, **(target_labels or {}))
     return Promotion(client, namespace, name, timeout, router, route_traffic=route_traffic,
-                     scale_down=scale_down, **_waits(watch)).run(check_mode=check_mode)
+                     scale_down=scale_down, workload=workload,
+                     **_waits(watch)).run(check_mode=check_mode)
 
 
 def promote_canary(client, canary, timeout, api_version=None, check_mode=False,
-                   route_traffic=True, scale_down=True, watch=None):
+                   route_traffic=True, scale_down=True, watch=None, target_labels=None):
     """Promote the target of a parsed Canary through the Canary's own router and target."""
-    workload = target_for(client, canary)
+    workload = target_for(client, canary, **(target_labels or {}))
     router = router_for(client, canary, api_version=api_version)
     return Promotion(client, canary["namespace"], workload.name, timeout, router,
                      route_traffic=route_traffic, scale_down=scale_down, workload=workload,

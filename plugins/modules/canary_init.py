@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
   - progressive.delivery.canary_source
+  - progressive.delivery.target_labels
   - progressive.delivery.canary_ref
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
@@ -117,8 +118,10 @@ traefik_api_version:
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_SOURCE_ARG_SPEC,
+    TARGET_LABELS_ARG_SPEC,
     TRAEFIK_API_VERSION_ARG_SPEC,
     argument_spec as argument_spec_of,
+    target_labels,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
     resolve_canary,
@@ -140,6 +143,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 def argument_spec():
     return argument_spec_of(
         DeliveryModule.k8s_argument_spec(), CANARY_SOURCE_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
+        TARGET_LABELS_ARG_SPEC,
         manifest=dict(type="dict"),
         timeout=dict(type="int"),
     )
@@ -155,7 +159,8 @@ def run(module):
         manifest = None
     return initialise(client, canary, manifest=manifest,
                       traefik_api_version=params["traefik_api_version"],
-                      check_mode=module.check_mode, timeout=params["timeout"])
+                      check_mode=module.check_mode, timeout=params["timeout"],
+                      target_labels=target_labels(params))
 
 
 def main():

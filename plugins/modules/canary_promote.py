@@ -38,6 +38,7 @@ extends_documentation_fragment:
   - progressive.delivery.kubernetes_client
   - progressive.delivery.traefik_route
   - progressive.delivery.traefik_api_version
+  - progressive.delivery.target_labels
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -160,9 +161,11 @@ timings:
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_REF_ARG_SPEC,
+    TARGET_LABELS_ARG_SPEC,
     TRAEFIK_ROUTE_ARG_SPEC,
     argument_spec as argument_spec_of,
     route_or_canary,
+    target_labels,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
     canary_from_option,
@@ -185,6 +188,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.promotion imp
 def argument_spec():
     return argument_spec_of(
         DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
+        TARGET_LABELS_ARG_SPEC,
         timeout=dict(type="int", default=600),
         traefik_service=dict(type="str"),
         route_traffic=dict(type="bool", default=True),
@@ -201,7 +205,8 @@ def run(module):
         return promote_canary(
             get_dynamic_client(module), canary, params["timeout"],
             api_version=params["traefik_api_version"], check_mode=module.check_mode,
-            route_traffic=params["route_traffic"], scale_down=params["scale_down"], watch=watch)
+            route_traffic=params["route_traffic"], scale_down=params["scale_down"], watch=watch,
+            target_labels=target_labels(params))
     return promote(
         get_dynamic_client(module),
         params["namespace"],
@@ -216,6 +221,7 @@ def run(module):
         route_traffic=params["route_traffic"],
         scale_down=params["scale_down"],
         watch=watch,
+        target_labels=target_labels(params),
     )
 
 

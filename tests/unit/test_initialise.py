@@ -49,7 +49,8 @@ TARGET = {
 def test_primary_runs_the_target_template_under_primary_labels_and_config_copies():
     primary = build_primary_deployment(TARGET, {("ConfigMap", "podinfo-config")}, min_replicas=2)
     assert primary["metadata"]["name"] == "podinfo-primary"
-    assert primary["metadata"]["labels"] == {"app": "podinfo-primary", "team": "a"}
+    # As in Flagger, the target's own labels are copied only by include_label_prefix (none by default).
+    assert primary["metadata"]["labels"] == {"app": "podinfo-primary"}
     assert primary["spec"]["selector"] == {"matchLabels": {"app": "podinfo-primary"}}
     assert primary["spec"]["template"]["metadata"]["labels"]["app"] == "podinfo-primary"
     container = primary["spec"]["template"]["spec"]["containers"][0]

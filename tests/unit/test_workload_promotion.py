@@ -9,6 +9,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.confi
     rewrite_config_references,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
+    DeploymentTarget,
     rollout_progress,
 )
 
@@ -113,3 +114,78 @@ def test_config_checksum_changes_with_content_and_marks_the_primary_template():
     assert config_checksum(settings) != config_checksum(changed)
     template = primary_pod_template({"metadata": {}, "spec": {}}, {"app": "p"}, set(), config_checksum(changed))
     assert template["metadata"]["annotations"] == {"progressive.delivery/config-checksum": config_checksum(changed)}
+
+
+# --- what the primary takes from the canary at promotion (Flagger's Promote) -----------------
+
+def promotion_pair():
+    canary = {
+        "metadata": {"name": "web", "labels": {"name": "web", "team": "a", "helm.sh/chart": "web-1",
+                                               "kustomize.toolkit.fluxcd.io/name": "apps"},
+                     "annotations": {"team/owner": "a", "example.org/other": "x"}},
+        "spec": {"replicas": 3, "minReadySeconds": 7, "strategy": {"type": "Recreate"},
+                 "selector": {"matchLabels": {"name": "web"}},
+                 "template": {"metadata": {"labels": {"name": "web"}},
+                              "spec": {"containers": [{"name": "app", "image": "web:2"}]}}},
+    }
+    primary = {
+        "metadata": {"name": "web-primary", "labels": {"name": "web-primary", "stale": "yes"},
+                     "annotations": {"deployment.kubernetes.io/revision": "4", "stale": "yes"}},
+        "spec": {"replicas": 1, "minReadySeconds": 1, "selector": {"matchLabels": {"name": "web-primary"}},
+                 "template": {"metadata": {"labels": {"name": "web-primary"}},
+                              "spec": {"containers": [{"name": "app", "image": "web:1"}]}}},
+    }
+    return canary, primary
+
+
+def test_promotion_copies_spec_fields_and_metadata_by_prefix():
+    canary, primary = promotion_pair()
+    target = DeploymentTarget(None, "ns", "web", include_label_prefix=["team"], autoscaled=False)
+
+    promoted = target.promoted_primary(primary, canary, set())
+
+    assert promoted["metadata"]["labels"] == {"name": "web-primary", "team": "a"}
+    # team/owner matches the prefix; the controller's own revision annotation stays.
+    assert promoted["metadata"]["annotations"] == {"team/owner": "a", "deployment.kubernetes.io/revision": "4"}
+    assert promoted["spec"]["minReadySeconds"] == 7 and promoted["spec"]["strategy"] == {"type": "Recreate"}
+    assert promoted["spec"]["replicas"] == 3
+    assert promoted["spec"]["template"]["spec"]["containers"][0]["image"] == "web:2"
+    assert promoted["spec"]["selector"] == {"matchLabels": {"name": "web-primary"}}
+    # Promoting again changes nothing.
+    assert target.promoted_primary(promoted, canary, set()) == promoted
+
+
+def test_promotion_leaves_the_replicas_to_the_autoscaler_or_when_unknown():
+    canary, primary = promotion_pair()
+    for autoscaled in (True, None):
+        target = DeploymentTarget(None, "ns", "web", autoscaled=autoscaled)
+        assert target.promoted_primary(primary, canary, set())["spec"]["replicas"] == 1
+
+
+def test_by_default_no_target_label_but_the_selector_reaches_the_primary():
+    canary, primary = promotion_pair()
+    promoted = DeploymentTarget(None, "ns", "web").promoted_primary(primary, canary, set())
+    assert promoted["metadata"]["labels"] == {"name": "web-primary"}
+    assert promoted["metadata"]["annotations"] == {"deployment.kubernetes.io/revision": "4"}
+
+
+def test_scheduling_selectors_of_the_target_are_pointed_at_the_primary():
+    template = {"metadata": {"labels": {"app": "web"}}, "spec": {
+        "topologySpreadConstraints": [{"labelSelector": {"matchLabels": {"app": "web", "tier": "web"}}}],
+        "affinity": {"podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["db", "web"]}]}}],
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 1, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "other"}}}}]}}}}
+
+    spec = primary_pod_template(template, {"app": "web-primary"}, set(), target_name="web",
+                                selector_labels=("app",))["spec"]
+
+    # Only selector-label keys whose value is the target's name change (tier is not a selector label).
+    assert spec["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"] == {"app": "web-primary", "tier": "web"}
+    anti = spec["affinity"]["podAntiAffinity"]
+    assert anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"]["matchExpressions"][0][
+        "values"] == ["db", "web-primary"]
+    assert anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["labelSelector"] == {
+        "matchLabels": {"app": "other"}}
+    assert template["spec"]["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"]["app"] == "web"

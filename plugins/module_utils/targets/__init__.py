@@ -15,6 +15,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
     FULLY_READY,
+    SELECTOR_LABELS,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
     DeploymentTarget,
@@ -33,9 +34,16 @@ def target_class(kind):
     return TARGETS[kind]
 
 
-def target_for(client, canary):
-    """The target of a Canary normalized by canary_spec.parse_canary."""
+def target_for(client, canary, selector_labels=None, include_label_prefix=None):
+    """The target of a Canary normalized by canary_spec.parse_canary.
+
+    ``selector_labels`` and ``include_label_prefix`` are Flagger's controller flags of the same
+    names (the modules' and the role's options); None means Flagger's defaults.
+    """
     target = canary["target"]
     threshold = (canary.get("analysis") or {}).get("primary_ready_threshold", FULLY_READY)
-    return target_class(target["kind"])(client, canary["namespace"], target["name"],
-                                        primary_ready_threshold=threshold)
+    return target_class(target["kind"])(
+        client, canary["namespace"], target["name"], primary_ready_threshold=threshold,
+        selector_labels=selector_labels or SELECTOR_LABELS,
+        include_label_prefix=include_label_prefix or (),
+        autoscaled=bool(canary.get("autoscaler")))

@@ -22,7 +22,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_object,
     get_resource,
+    keys_with_prefix,
     replace_with_retry,
+    without_flux_keys,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     primary_name,
@@ -36,26 +38,102 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.confi
 
 # Flagger's default for primaryReadyThreshold and canaryReadyThreshold: every replica available.
 FULLY_READY = 100
+# Flagger's default -selector-labels: the pod labels a selector may key the primary on, in order.
+SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
+# Fields of the target's spec the primary takes over at creation and at each promotion, as in
+# Flagger's Promote (the replicas only without an autoscaler).
+# Annotations the workload controllers write on the primary themselves.
+CONTROLLER_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/", "daemonset.kubernetes.io/")
+COPIED_SPEC_FIELDS = ("strategy", "minReadySeconds", "revisionHistoryLimit",
+                      "progressDeadlineSeconds")
 
 
-def primary_pod_template(canary_template, primary_selector, tracked, checksum=None):
+def primary_pod_template(canary_template, primary_selector, tracked, checksum=None,
+                         target_name=None, selector_labels=()):
     """The pod template the primary should run.
 
     It is the canary's template with config references rewritten, and with the primary's own
     selector labels laid over the canary's labels, so the primary's selector keeps matching its
-    pods (Flagger labels them ``app: <name>-primary``).
+    pods (Flagger labels them ``app: <name>-primary``). As in Flagger, Flux's keys are left out,
+    and topology spread constraints and pod anti-affinity terms that select the target's pods by
+    a selector label are made to select the primary's.
     """
     template = copy.deepcopy(canary_template)
     metadata = template.setdefault("metadata", {})
-    labels = dict(metadata.get("labels") or {})
+    labels = without_flux_keys(metadata.get("labels"))
     labels.update(primary_selector or {})
     metadata["labels"] = labels
+    annotations = without_flux_keys(metadata.get("annotations"))
     if checksum:
-        annotations = dict(metadata.get("annotations") or {})
         annotations[CONFIG_CHECKSUM_ANNOTATION] = checksum
+    if annotations:
         metadata["annotations"] = annotations
-    template["spec"] = rewrite_config_references(template.get("spec") or {}, tracked)
+    else:
+        metadata.pop("annotations", None)
+    spec = rewrite_config_references(template.get("spec") or {}, tracked)
+    if target_name:
+        for selector in _selectors_of_own_pods(spec):
+            _point_at_primary(selector, target_name, selector_labels)
+    template["spec"] = spec
     return template
+
+
+def _selectors_of_own_pods(pod_spec):
+    """The label selectors of a pod spec that Flagger rewrites for the primary: topology spread
+    constraints and pod anti-affinity terms (preferred and required)."""
+    for constraint in pod_spec.get("topologySpreadConstraints") or []:
+        yield constraint.get("labelSelector")
+    anti = (pod_spec.get("affinity") or {}).get("podAntiAffinity") or {}
+    for term in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []:
+        yield (term.get("podAffinityTerm") or {}).get("labelSelector")
+    for term in anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []:
+        yield term.get("labelSelector")
+
+
+def _point_at_primary(selector, target_name, selector_labels):
+    """``<label>: <target>`` becomes ``<label>: <target>-primary`` for the selector labels."""
+    if not selector:
+        return
+    for expression in selector.get("matchExpressions") or []:
+        if expression.get("key") in selector_labels:
+            values = expression.get("values") or []
+            if target_name in values:
+                values[values.index(target_name)] = primary_name(target_name)
+    match = selector.get("matchLabels") or {}
+    for key in list(match):
+        if key in selector_labels and match[key] == target_name:
+            match[key] = primary_name(target_name)
+
+
+def selector_label(obj, selector_labels=SELECTOR_LABELS, kind="Deployment"):
+    """``(key, value)`` of the selector label the primary is keyed on: the first of
+    ``selector_labels`` in ``obj``'s ``spec.selector.matchLabels`` (Flagger's getSelectorLabel)."""
+    match = match_labels(obj)
+    for key in selector_labels:
+        if match.get(key):
+            return key, match[key]
+    raise DeliveryError(
+        "{0} {1} spec.selector.matchLabels must contain one of {2} (the selector_labels); "
+        "got {3}".format(kind, (obj.get("metadata") or {}).get("name"),
+                         ", ".join(selector_labels), match or "none"))
+
+
+def primary_metadata(target, labels_key, include_label_prefix=(), owner=None):
+    """``metadata`` of the primary made from the ``target`` object, as Flagger makes it: the
+    labels whose key starts with one of ``include_label_prefix`` (none by default) plus the
+    primary's selector label, and the target's annotations; Flux's keys never."""
+    meta = target.get("metadata") or {}
+    key, value = labels_key
+    labels = keys_with_prefix(meta.get("labels"), include_label_prefix)
+    labels[key] = primary_name(value)
+    metadata = {"name": primary_name(meta.get("name")), "namespace": meta.get("namespace"),
+                "labels": labels}
+    annotations = without_flux_keys(meta.get("annotations"))
+    if annotations:
+        metadata["annotations"] = annotations
+    if owner:
+        metadata["ownerReferences"] = [owner]
+    return metadata
 
 
 def container_images(pod_template):
@@ -72,12 +150,18 @@ class Target(abc.ABC):
     kind = None
     api_version = None
 
-    def __init__(self, client, namespace, name, primary_ready_threshold=FULLY_READY):
+    def __init__(self, client, namespace, name, primary_ready_threshold=FULLY_READY,
+                 selector_labels=SELECTOR_LABELS, include_label_prefix=(), autoscaled=None):
         self.client = client
         self.namespace = namespace
         self.name = name
         self.primary = primary_name(name)
         self.primary_ready_threshold = primary_ready_threshold
+        # Flagger's -selector-labels and -include-label-prefix controller flags.
+        self.selector_labels = tuple(selector_labels or SELECTOR_LABELS)
+        self.include_label_prefix = tuple(include_label_prefix or ())
+        # Whether the Canary names an autoscaler (None: not known, the replicas are left alone).
+        self.autoscaled = autoscaled
         self.configs = ConfigTracker(client, namespace)
         self._resource = None
 
@@ -147,18 +231,53 @@ class Target(abc.ABC):
                 return ready, message
             sleep(poll_seconds)
 
+    def selector_label(self, obj):
+        """``(key, value)`` of the selector label the primary is keyed on."""
+        return selector_label(obj, self.selector_labels, self.kind)
+
     def primary_template(self, canary_template, primary, tracked, checksum=None):
         """The pod template ``primary`` should run to run what the canary runs."""
-        return primary_pod_template(canary_template, match_labels(primary), tracked, checksum)
+        return primary_pod_template(canary_template, match_labels(primary), tracked, checksum,
+                                    target_name=self.name, selector_labels=self.selector_labels)
 
-    def promote(self, canary_template, tracked, checksum=None):
-        """Copy the canary's pod template to the primary (Flagger's Promote)."""
+    def promoted_primary(self, primary, canary, tracked, checksum=None):
+        """The primary object after promoting ``canary`` into it (Flagger's Promote): the pod
+        template, the spec fields it copies, and labels and annotations by the include-label
+        prefixes."""
+        wanted = copy.deepcopy(primary)
+        spec = wanted.setdefault("spec", {})
+        canary_spec = canary.get("spec") or {}
+        spec["template"] = self.primary_template(self.pod_template(canary), primary, tracked,
+                                                 checksum)
+        for field in COPIED_SPEC_FIELDS:
+            if canary_spec.get(field) is not None:
+                spec[field] = copy.deepcopy(canary_spec[field])
+            else:
+                spec.pop(field, None)
+        if self.autoscaled is False and canary_spec.get("replicas"):
+            spec["replicas"] = canary_spec["replicas"]
+        canary_meta = canary.get("metadata") or {}
+        meta = wanted.setdefault("metadata", {})
+        key, value = self.selector_label(canary)
+        labels = keys_with_prefix(canary_meta.get("labels"), self.include_label_prefix)
+        labels[key] = primary_name(value)
+        meta["labels"] = labels
+        annotations = keys_with_prefix(canary_meta.get("annotations"), self.include_label_prefix)
+        # What the API server's controllers keep on the primary (its rollout revision) stays, so
+        # promoting again changes nothing.
+        annotations.update((k, v) for k, v in (meta.get("annotations") or {}).items()
+                           if k.startswith(CONTROLLER_ANNOTATION_PREFIXES))
+        if annotations:
+            meta["annotations"] = annotations
+        else:
+            meta.pop("annotations", None)
+        return wanted
 
-        def set_template(obj):
-            wanted = self.primary_template(canary_template, obj, tracked, checksum)
-            if obj["spec"].get("template") == wanted:
-                return None
-            obj["spec"]["template"] = wanted
-            return obj
+    def promote(self, canary, tracked, checksum=None):
+        """Promote the ``canary`` object into the primary (Flagger's Promote)."""
 
-        return replace_with_retry(self.resource, self.namespace, self.primary, set_template)
+        def update(obj):
+            wanted = self.promoted_primary(obj, canary, tracked, checksum)
+            return None if wanted == obj else wanted
+
+        return replace_with_retry(self.resource, self.namespace, self.primary, update)

@@ -10,9 +10,6 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    DeliveryError,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     replace_with_retry,
 )
@@ -20,55 +17,38 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
     primary_name,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
+    COPIED_SPEC_FIELDS,
     FULLY_READY,
+    SELECTOR_LABELS,
     Target,
-    match_labels,
+    primary_metadata,
     primary_pod_template,
+    selector_label,
 )
 
-# Flagger's default list of selector labels, in its order of preference.
-SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
-# Fields of the target's spec the primary takes over as they are.
-COPIED_SPEC_FIELDS = ("strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds")
 
-
-def selector_label(deployment):
-    """``(key, value)`` of the selector label Flagger keys the primary on."""
-    match = match_labels(deployment)
-    for key in SELECTOR_LABELS:
-        if match.get(key):
-            return key, match[key]
-    name = (deployment.get("metadata") or {}).get("name")
-    raise DeliveryError(
-        "Deployment {0} spec.selector.matchLabels must contain one of {1}; got {2}".format(
-            name, ", ".join(SELECTOR_LABELS), match or "none"))
-
-
-def build_primary_deployment(target, tracked, owner=None, min_replicas=None):
+def build_primary_deployment(target, tracked, owner=None, min_replicas=None,
+                             selector_labels=SELECTOR_LABELS, include_label_prefix=()):
     """The primary Deployment: the target's spec under ``<label>: <value>-primary``.
 
     With an HPA, the primary starts at the HPA's minimum rather than waiting for the HPA to
     raise it, so it serves production traffic at full strength from the first request.
     """
-    key, value = selector_label(target)
+    key, value = selector_label(target, selector_labels)
     selector = {key: primary_name(value)}
-    meta = target.get("metadata") or {}
     spec = target.get("spec") or {}
-    labels = dict(meta.get("labels") or {})
-    labels[key] = primary_name(value)
     primary_spec = {
         "replicas": max(spec.get("replicas") or 1, min_replicas or 1),
         "selector": {"matchLabels": selector},
-        "template": primary_pod_template(spec.get("template") or {}, selector, tracked),
+        "template": primary_pod_template(spec.get("template") or {}, selector, tracked,
+                                         target_name=(target.get("metadata") or {}).get("name"),
+                                         selector_labels=selector_labels),
     }
     for field in COPIED_SPEC_FIELDS:
         if spec.get(field) is not None:
             primary_spec[field] = copy.deepcopy(spec[field])
-    metadata = {"name": primary_name(meta["name"]), "namespace": meta.get("namespace"),
-                "labels": labels}
-    if owner:
-        metadata["ownerReferences"] = [owner]
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": primary_metadata(target, (key, value), include_label_prefix, owner),
             "spec": primary_spec}
 
 
@@ -126,7 +106,8 @@ class DeploymentTarget(Target):
     api_version = "apps/v1"
 
     def build_primary(self, target, tracked, owner=None, min_replicas=None):
-        return build_primary_deployment(target, tracked, owner, min_replicas)
+        return build_primary_deployment(target, tracked, owner, min_replicas,
+                                        self.selector_labels, self.include_label_prefix)
 
     def rollout_progress(self, obj, ready_threshold=FULLY_READY):
         return rollout_progress(obj, ready_threshold)
