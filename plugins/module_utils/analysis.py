@@ -212,6 +212,10 @@ class ClusterReader(object):
             raise InvalidInput("Secret {0}/{1} not found".format(namespace, name))
         return obj
 
+    def object(self, api_version, kind, namespace, name):
+        """Any object, or None when it does not exist (for the Keptn provider)."""
+        return get_object(get_resource(self.client, api_version, kind), namespace, name)
+
     def target_revision(self, canary):
         workload = target_for(self.client, canary)
         revision, _tracked = workload.revision(workload.require(workload.name, "the Canary's target"))
@@ -237,7 +241,7 @@ def evaluate_metrics(canary, prometheus, reader, provider_factory=build_provider
             provider = provider_for(canary, metric, prometheus, template)
             params = metric_check_params(canary, metric, provider, template)
             plan = plan_check(params, load_template_ref=reader.template,
-                              read_secret=reader.secret)
+                              read_secret=reader.secret, read_object=reader.object)
             entry["query"] = plan.query
             outcome = run_check(plan, metric["threshold_range"], fail_on_no_data=True,
                                 provider_factory=provider_factory)

@@ -108,8 +108,13 @@ def template_source(template):
     return "MetricTemplate {0} (provider {1})".format(where or "(unnamed)", template.provider_type)
 
 
-def plan_check(params, load_template_ref=None, read_secret=None, load_template_file=None):
-    """Validate everything and build the query, without contacting the provider."""
+def plan_check(params, load_template_ref=None, read_secret=None, load_template_file=None,
+               read_object=None):
+    """Validate everything and build the query, without contacting the provider.
+
+    ``read_object(api_version, kind, namespace, name)`` reads a Kubernetes object for the
+    providers that query the cluster (Keptn).
+    """
     validate_range(params.get("threshold_range"))
     validate_interval(params.get("interval"))
     context, canary_service = _context(params)
@@ -159,6 +164,7 @@ def plan_check(params, load_template_ref=None, read_secret=None, load_template_f
 
     settings = _provider_settings(provider, template, read_secret)
     settings["metric_interval"] = context["interval"]
+    settings["read_object"] = read_object
     return PlannedCheck(name, query, settings, builtin=params.get("metric"),
                         source=template_source(template) if template is not None else None)
 
@@ -229,7 +235,8 @@ def _provider_settings(provider, template, read_secret):
 
 def build_provider(type="prometheus", address=None, credentials=None, bearer_token=None,
                    username=None, password=None, ca_cert=None, validate_certs=True,
-                   timeout=DEFAULT_TIMEOUT, headers=None, metric_interval=None, region=None):
+                   timeout=DEFAULT_TIMEOUT, headers=None, metric_interval=None, region=None,
+                   read_object=None):
     """The provider the planned settings describe.
 
     Prometheus takes the credentials already resolved against the module's own options; the
@@ -242,7 +249,7 @@ def build_provider(type="prometheus", address=None, credentials=None, bearer_tok
     return provider_for(type, address, credentials=credentials,
                         insecure_skip_verify=not validate_certs, timeout=timeout,
                         headers=headers, metric_interval=metric_interval, ca_cert=ca_cert,
-                        region=region)
+                        region=region, read_object=read_object)
 
 
 def run_check(plan, threshold_range, fail_on_no_data=True, provider_factory=build_provider):

@@ -18,7 +18,7 @@ description:
     way one entry of a Flagger Canary's C(analysis.metrics) does.
   - Built-in checks and O(query) ask a Prometheus-compatible provider. A C(MetricTemplate) asks the
     provider its C(spec.provider.type) names, as in Flagger - C(prometheus), C(datadog),
-    C(newrelic), C(stackdriver), C(dynatrace), C(splunk), C(cloudwatch) - or C(json), our generic JSON web
+    C(newrelic), C(stackdriver), C(dynatrace), C(splunk), C(keptn), C(cloudwatch) - or C(json), our generic JSON web
     provider (an HTTP GET or POST and a JMESPath expression). The collection's
     C(docs/providers.md) shows a template for each.
   - The query comes from exactly one of O(metric) (a built-in Traefik check), O(query) (your own
@@ -180,7 +180,7 @@ seealso:
 requirements:
   - python >= 3.9
   - requests >= 2.28
-  - kubernetes >= 24.2.0 (only for O(template_ref))
+  - kubernetes >= 24.2.0 (only for O(template_ref) and templates of the C(keptn) provider)
   - jmespath >= 1.0 (only for templates of the C(json) provider)
   - cryptography (only for templates of the C(stackdriver) provider)
 """
@@ -354,12 +354,16 @@ class ClusterReader(object):
         self.module = module
         self._client = None
 
-    def _get(self, api_version, kind, namespace, name):
+    def object(self, api_version, kind, namespace, name):
+        """The object, or None when it does not exist."""
         if not HAS_KUBERNETES:
             self.module.fail_json(msg=missing_required_lib("kubernetes"))
         if self._client is None:
             self._client = get_dynamic_client(self.module)
-        obj = get_object(get_resource(self._client, api_version, kind), namespace, name)
+        return get_object(get_resource(self._client, api_version, kind), namespace, name)
+
+    def _get(self, api_version, kind, namespace, name):
+        obj = self.object(api_version, kind, namespace, name)
         if obj is None:
             raise InvalidInput("{0} {1}/{2} not found".format(kind, namespace, name))
         return obj
@@ -386,6 +390,7 @@ def run(module):
         load_template_ref=reader.template,
         read_secret=reader.secret,
         load_template_file=template_path_not_read,
+        read_object=reader.object,
     )
     return run_check(plan, module.params["threshold_range"], module.params["fail_on_no_data"])
 

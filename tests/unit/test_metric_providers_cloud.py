@@ -346,3 +346,40 @@ def test_splunk_no_points_is_no_data_and_two_series_or_an_error_message_are_erro
 def test_splunk_asks_the_stream_host_of_an_api_address():
     provider = provider_for("splunk", "https://api.us1.signalfx.com", credentials={"sf_token_key": "t"})
     assert provider.stream_address == "https://stream.us1.signalfx.com"
+
+
+# --- Keptn (KeptnMetric objects read from the Kubernetes API) ---------------------------------
+
+def keptn(objects):
+    asked = []
+
+    def read_object(api_version, kind, namespace, name):
+        asked.append((api_version, kind, namespace, name))
+        return objects.get((namespace, name))
+
+    return provider_for("keptn", None, read_object=read_object), asked
+
+
+def test_keptn_reads_the_status_value_of_the_named_keptn_metric():
+    provider, asked = keptn({("shop", "cart-errors"): {"status": {"value": "0.25", "rawValue": "MC4yNQ=="}}})
+    assert provider.run_query("keptnmetric/shop/cart-errors\n") == 0.25
+    assert asked == [("metrics.keptn.sh/v1beta1", "KeptnMetric", "shop", "cart-errors")]
+
+
+def test_keptn_metric_without_a_value_is_no_data_and_a_missing_one_is_an_error():
+    provider, _asked = keptn({("shop", "fresh"): {"status": {}}})
+    with pytest.raises(NoData, match="KeptnMetric shop/fresh has no status.value"):
+        provider.run_query("keptnmetric/shop/fresh")
+    with pytest.raises(ProviderError, match="has no KeptnMetric shop/gone"):
+        provider.run_query("keptnmetric/shop/gone")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("analysis/shop/definition/1m/a=b", "keptn analysis queries .* are not supported"),
+    ("shop/cart-errors", "must be keptnmetric/<namespace>/<name>"),
+])
+def test_keptn_queries_other_than_keptnmetric_are_refused(query, message):
+    provider, asked = keptn({})
+    with pytest.raises(InvalidInput, match=message):
+        provider.run_query(query)
+    assert asked == []

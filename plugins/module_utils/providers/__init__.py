@@ -30,6 +30,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.providers.dyn
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.json_web import (
     JsonWebProvider,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.keptn import (
+    KeptnProvider,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.newrelic import (
     NewRelicProvider,
 )
@@ -51,6 +54,7 @@ PROVIDERS = dict((cls.type, cls) for cls in (
     StackdriverProvider,
     DynatraceProvider,
     SplunkProvider,
+    KeptnProvider,
     CloudWatchProvider,
 ))
 SUPPORTED_TYPES = tuple(sorted(PROVIDERS))
@@ -67,7 +71,7 @@ def provider_class(provider_type, source="provider"):
 
 def provider_for(provider_type, address, credentials=None, insecure_skip_verify=False,
                  timeout=DEFAULT_TIMEOUT, headers=None, metric_interval=None, ca_cert=None,
-                 region=None):
+                 region=None, read_object=None):
     """A ready provider of ``provider_type`` (Flagger's ``Factory.Provider``).
 
     A provider that always needs a Secret is refused here, naming the keys, when they are absent.
@@ -81,6 +85,7 @@ def provider_for(provider_type, address, credentials=None, insecure_skip_verify=
                    timeout=timeout, headers=headers)
     provider.metric_interval = metric_interval or DEFAULT_METRIC_INTERVAL
     provider.region = region
+    provider.read_object = read_object
     if ca_cert and provider.session.verify is True:
         provider.session.verify = ca_cert
     return provider

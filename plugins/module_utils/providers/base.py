@@ -52,8 +52,9 @@ class MetricProvider(object):
 
     ``metric_interval`` is the Canary metric's ``interval`` (a duration such as ``1m``), for the
     providers that ask for a time window, as Flagger passes it to their constructors, and
-    ``region`` is the template's ``spec.provider.region`` (CloudWatch); the factory sets both
-    after construction.
+    ``region`` is the template's ``spec.provider.region`` (CloudWatch), and ``read_object``
+    reads one Kubernetes object, ``read_object(api_version, kind, namespace, name)`` returning a
+    dict or None (Keptn); the factory sets them after construction.
     """
 
     type = None
@@ -73,6 +74,7 @@ class MetricProvider(object):
         self.timeout = timeout or DEFAULT_TIMEOUT
         self.metric_interval = DEFAULT_METRIC_INTERVAL
         self.region = None
+        self.read_object = None
         self.session = requests.Session()
         self.session.headers.update(headers or {})
         self.session.verify = not self.insecure_skip_verify
