@@ -275,6 +275,9 @@ def run_check(plan, threshold_range, fail_on_no_data=True, provider_factory=buil
         result.update(value=None, verdict=NO_DATA, passed=not fail_on_no_data,
                       msg=no_data_message(plan.builtin or plan.name, prefix + exc.reason))
         return result
+    except InvalidInput as exc:
+        # A query the template's provider cannot read (a json query with method PUT, say).
+        raise InvalidInput(prefix + str(exc))
     except ProviderError as exc:
         raise DeliveryError(prefix + str(exc), verdict=ERROR, passed=False, value=None, query=plan.query,
                             metric=plan.name)

@@ -108,3 +108,16 @@ def test_unreachable_endpoint_fails_the_check_naming_template_and_provider():
     with pytest.raises(DeliveryError, match=r"^MetricTemplate shop/error-rate \(provider json\): Cannot reach "
                                             r"JSON endpoint at http://127.0.0.1:9/rate"):
         run_check(plan_check(params), params["threshold_range"])
+
+
+def test_a_query_the_provider_cannot_read_is_refused_naming_template_and_provider(endpoint):
+    template = {"apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate",
+                "metadata": {"name": "error-rate", "namespace": "shop"},
+                "spec": {"provider": {"type": "json", "address": endpoint.url},
+                         "query": "jmespath: data.errorRate\nmethod: PUT\n"}}
+    params = {"template": template, "namespace": "shop", "interval": "1m", "threshold_range": {"max": 1}}
+    with pytest.raises(InvalidInput) as err:
+        run_check(plan_check(params), params["threshold_range"])
+    assert str(err.value) == ("MetricTemplate shop/error-rate (provider json): the json provider's query "
+                              "method must be GET or POST; got 'PUT'")
+    assert endpoint.requests == []
