@@ -37,14 +37,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.metric_templa
     METRIC_TEMPLATE_API_VERSION,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import (
+    build_provider,
     plan_check,
     run_check,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     canary_names,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
-    PrometheusProvider,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     EVENT_TEMPLATES,
@@ -214,16 +212,20 @@ class ClusterReader(object):
             raise InvalidInput("Secret {0}/{1} not found".format(namespace, name))
         return obj
 
+    def object(self, api_version, kind, namespace, name):
+        """Any object, or None when it does not exist (for the Keptn provider)."""
+        return get_object(get_resource(self.client, api_version, kind), namespace, name)
+
     def target_revision(self, canary):
         workload = target_for(self.client, canary)
         revision, _tracked = workload.revision(workload.require(workload.name, "the Canary's target"))
         return revision
 
 
-def evaluate_metrics(canary, prometheus, reader, provider_factory=PrometheusProvider):
+def evaluate_metrics(canary, prometheus, reader, provider_factory=build_provider):
     """Evaluate every metric of the Canary once, through metric_check's planning and judging.
 
-    Each metric costs exactly one provider query. Errors (a missing template, Prometheus down)
+    Each metric costs exactly one provider query. Errors (a missing template or Secret, a provider down)
     are a failed metric with verdict ``error``, as in Flagger, rather than a failed task.
     """
     results = []
@@ -239,7 +241,7 @@ def evaluate_metrics(canary, prometheus, reader, provider_factory=PrometheusProv
             provider = provider_for(canary, metric, prometheus, template)
             params = metric_check_params(canary, metric, provider, template)
             plan = plan_check(params, load_template_ref=reader.template,
-                              read_secret=reader.secret)
+                              read_secret=reader.secret, read_object=reader.object)
             entry["query"] = plan.query
             outcome = run_check(plan, metric["threshold_range"], fail_on_no_data=True,
                                 provider_factory=provider_factory)
@@ -304,7 +306,7 @@ def _emit(client, canary, canary_obj, event, sender, check_mode):
 
 
 def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sender=None,
-             check_mode=False, provider_factory=PrometheusProvider, sleep=time.sleep,
+             check_mode=False, provider_factory=build_provider, sleep=time.sleep,
              traffic_gate=True, tick_id=None, before_write=None):
     """Run one analysis tick at ``weight`` and return the module's result dict.
 

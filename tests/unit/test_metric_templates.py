@@ -95,8 +95,10 @@ def test_parses_a_flagger_metric_template():
 
 
 def test_other_providers_are_refused_by_name():
-    manifest = dict(ARTICLE_TEMPLATE, spec={"provider": {"type": "datadog"}, "query": "x"})
-    with pytest.raises(InvalidInput, match="uses spec.provider.type 'datadog'; supported: prometheus"):
+    manifest = dict(ARTICLE_TEMPLATE, spec={"provider": {"type": "externalmetrics"}, "query": "x"})
+    with pytest.raises(InvalidInput, match="uses spec.provider.type 'externalmetrics'; supported: "
+                                           "cloudwatch, datadog, dynatrace, json, keptn, newrelic, prometheus, splunk, "
+                                           "stackdriver"):
         parse_metric_template(manifest)
 
 
