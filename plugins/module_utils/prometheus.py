@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""How Prometheus is queried: one instant query over the HTTP API.
+"""How Prometheus is queried: an instant query, or a range query for the comparison check.
 
-Thanos, Mimir, Cortex and VictoriaMetrics serve the same ``/api/v1/query`` endpoint, so they work
-through this provider too.
+Thanos, Mimir, Cortex and VictoriaMetrics serve the same ``/api/v1/query`` and
+``/api/v1/query_range`` endpoints, so they work through this provider too.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -62,17 +62,28 @@ class PrometheusProvider(object):
 
     def query(self, promql):
         """Run an instant query; return a float, or raise NoData / PrometheusError."""
-        url = self.address + "/api/v1/query"
+        response = self._post("/api/v1/query", {"query": promql})
+        return parse_query_response(response.status_code, _json_or_none(response), response.text,
+                                    self.address)
+
+    def query_range(self, promql, start, end, step):
+        """Run a range query from ``start`` to ``end`` (Unix seconds) every ``step`` seconds;
+        return the values of its one series in time order, or raise NoData / PrometheusError."""
+        response = self._post("/api/v1/query_range", {
+            "query": promql, "start": "{0:.3f}".format(start), "end": "{0:.3f}".format(end),
+            "step": "{0:g}".format(step)})
+        return parse_range_response(response.status_code, _json_or_none(response), response.text,
+                                    self.address)
+
+    def _post(self, path, data):
         try:
-            response = self.session.post(url, data={"query": promql}, timeout=self.timeout)
+            return self.session.post(self.address + path, data=data, timeout=self.timeout)
         except requests.exceptions.Timeout:
             raise PrometheusError(
                 "Prometheus at {0} did not answer within {1}s".format(self.address, self.timeout))
         except requests.exceptions.RequestException as exc:
             raise PrometheusError(
                 "Cannot reach Prometheus at {0}: {1}".format(self.address, _root_cause(exc)))
-        return parse_query_response(response.status_code, _json_or_none(response), response.text,
-                                    self.address)
 
 
 def _json_or_none(response):
@@ -92,8 +103,8 @@ def _root_cause(exc):
         exc = inner
 
 
-def parse_query_response(status_code, body, text, address="Prometheus"):
-    """Turn an ``/api/v1/query`` answer into a float (pure, for tests)."""
+def _api_data(status_code, body, text, address):
+    """The ``data`` of a successful Prometheus API answer, or PrometheusError."""
     if not isinstance(body, dict):
         snippet = (text or "").strip().splitlines()[0][:200] if (text or "").strip() else ""
         raise PrometheusError(
@@ -102,19 +113,18 @@ def parse_query_response(status_code, body, text, address="Prometheus"):
     if body.get("status") != "success":
         raise PrometheusError("Prometheus query failed ({0}): {1}".format(
             body.get("errorType", "HTTP {0}".format(status_code)), body.get("error", "no message")))
-    data = body.get("data") or {}
+    return body.get("data") or {}
+
+
+def parse_query_response(status_code, body, text, address="Prometheus"):
+    """Turn an ``/api/v1/query`` answer into a float (pure, for tests)."""
+    data = _api_data(status_code, body, text, address)
     result_type = data.get("resultType")
     result = data.get("result")
     if result_type == "scalar":
         raw = result[1]
     elif result_type == "vector":
-        if not result:
-            raise NoData("the query returned no series")
-        if len(result) > 1:
-            raise PrometheusError(
-                "the query returned {0} series, expected one; aggregate it, for example with "
-                "sum(...)".format(len(result)))
-        raw = result[0]["value"][1]
+        raw = _one_series(result)["value"][1]
     else:
         raise PrometheusError(
             "the query returned a {0}, expected an instant vector or scalar".format(result_type))
@@ -122,3 +132,31 @@ def parse_query_response(status_code, body, text, address="Prometheus"):
     if math.isnan(value) or math.isinf(value):
         raise NoData("the query returned {0}".format(raw))
     return value
+
+
+def _one_series(result):
+    if not result:
+        raise NoData("the query returned no series")
+    if len(result) > 1:
+        raise PrometheusError(
+            "the query returned {0} series, expected one; aggregate it, for example with "
+            "sum(...)".format(len(result)))
+    return result[0]
+
+
+def parse_range_response(status_code, body, text, address="Prometheus"):
+    """Turn an ``/api/v1/query_range`` answer into the finite values of its one series, in time
+    order (pure, for tests). Steps where the query had no value (NaN, Inf, e.g. no requests) are
+    left out; a series with none left is NoData."""
+    data = _api_data(status_code, body, text, address)
+    if data.get("resultType") != "matrix":
+        raise PrometheusError(
+            "the range query returned a {0}, expected a range vector".format(data.get("resultType")))
+    values = []
+    for _timestamp, raw in _one_series(data.get("result")).get("values") or []:
+        value = float(raw)
+        if not (math.isnan(value) or math.isinf(value)):
+            values.append(value)
+    if not values:
+        raise NoData("the query returned no finite values")
+    return values
