@@ -84,6 +84,7 @@ def _context(params):
         "ingress": params.get("ingress") or target,
         "route": params.get("route") or target,
         "interval": params.get("interval"),
+        "compared_service": canary_service,
     }, canary_service
 
 
@@ -97,7 +98,8 @@ def _decode_secret(secret):
 
 def plan_check(params, load_template_ref=None, read_secret=None, load_template_file=None):
     """Validate everything and build the query, without contacting the provider."""
-    validate_range(params.get("threshold_range"))
+    if not params.get("compare"):
+        validate_range(params.get("threshold_range"))
     validate_interval(params.get("interval"))
     context, canary_service = _context(params)
     provider = dict(params.get("provider") or {})
