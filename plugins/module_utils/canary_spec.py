@@ -500,7 +500,12 @@ def _parse_judge(col, analysis, metrics):
                           "must name a group of spec.analysis.judge.groupWeights ({0}); got "
                           "{1!r}".format(", ".join(sorted(weights)), comparison.get("group")))
     inconclusive = raw.get("inconclusive") or INCONCLUSIVE_FAIL
-    if inconclusive not in INCONCLUSIVE_ACTIONS:
+    if inconclusive == "pause":
+        col.error(field + ".inconclusive", "pause (leave the canary at its weight for a person to "
+                  "decide) is not supported yet; use fail, which counts an inconclusive step as a "
+                  "failed check")
+        inconclusive = INCONCLUSIVE_FAIL
+    elif inconclusive not in INCONCLUSIVE_ACTIONS:
         col.error(field + ".inconclusive", "must be one of {0}; got {1!r}".format(
             ", ".join(INCONCLUSIVE_ACTIONS), inconclusive))
         inconclusive = INCONCLUSIVE_FAIL

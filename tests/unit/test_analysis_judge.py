@@ -1,6 +1,7 @@
 """How a tick turns its comparisons into a judgement and a failed check."""
 from ansible_collections.progressive.delivery.plugins.module_utils import analysis
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import parse_canary
+from ansible_collections.progressive.delivery.plugins.module_utils.dry_run import describe_check
 
 
 def canary(judge=None):
@@ -62,3 +63,14 @@ def test_a_passing_judgement_lets_the_tick_pass():
     judgement = analysis.judge_comparisons(canary(), [comparison("latency", True)])
 
     assert analysis.judge_tick(None, [], None, judgement) == (analysis.PASSED, None)
+
+
+def test_the_check_mode_plan_describes_a_comparison_without_a_threshold():
+    [metric] = canary()["analysis"]["metrics"]
+
+    assert describe_check(metric) == \
+        "request-duration compared with the primary (higher-is-worse) over 1m"
+    metric["compare"]["max_ratio"] = 1.1
+    metric["threshold_range"] = {"min": None, "max": 500.0}
+    assert describe_check(metric) == \
+        "request-duration <= 500ms; compared with the primary (higher-is-worse, up to 1.1x) over 1m"

@@ -76,6 +76,8 @@ def test_bad_compare_fields_are_refused_by_name(compare, field, words):
     ({"passScore": 101}, "passScore", "must be a number from 0 to 100"),
     ({"passScore": 70, "marginalScore": 80}, "marginalScore", "must not be greater than passScore"),
     ({"inconclusive": "retry"}, "inconclusive", "must be one of fail"),
+    ({"inconclusive": "pause"}, "inconclusive", "pause (leave the canary at its weight for a person "
+                                                "to decide) is not supported yet; use fail"),
     ({"groupWeights": {"latency": -1}}, "groupWeights.latency", "at least 0"),
     ({"verdict": "x"}, "verdict", "is not a judge field"),
 ])
