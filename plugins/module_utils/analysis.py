@@ -23,11 +23,24 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary_source
     canary_from_option,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
+    default_judge,
     parse_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.comparison import (
+    comparison_error,
+    plan_comparison,
+    run_comparison,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
     InvalidInput,
+    MissingLibrary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.judge import (
+    SCORE_FAIL,
+    SCORE_PASS,
+    judge_score,
+    score,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_object,
@@ -98,6 +111,7 @@ def metric_check_params(canary, metric, provider, template=None):
         "target": names["target"],
         "service": names["apex_service"],
         "canary_service": names["canary_service"],
+        "primary_service": names["primary_service"],
         "canary_name": canary["name"],
         "port": canary["service"].get("port"),
         "provider": provider,
@@ -130,18 +144,20 @@ def provider_for(canary, metric, prometheus, template=None):
     return provider
 
 
-def judge_tick(hooks_summary, metric_results, gate_summary):
+def judge_tick(hooks_summary, metric_results, gate_summary, judgement=None):
     """Decide a tick from its parts: ``(outcome, first_failure_detail)``.
 
-    Any failing rollout hook or metric is one failed check (Flagger counts a tick, not each
-    metric). A closed confirm-traffic-increase gate only matters when everything else passed,
-    and it holds the weight without counting.
+    Any failing rollout hook or metric, or a judgement of the comparisons that did not pass, is
+    one failed check (Flagger counts a tick, not each metric). A closed confirm-traffic-increase
+    gate only matters when everything else passed, and it holds the weight without counting.
     """
     if hooks_summary and not hooks_summary["passed"]:
         return FAILED, ("webhook", hooks_summary["failed"])
     for result in metric_results:
         if not result["passed"]:
             return FAILED, ("metric", result)
+    if judgement and not judgement["passed"]:
+        return FAILED, ("metric", judgement)
     if gate_summary and not gate_summary["passed"]:
         return WAITING, ("gate", gate_summary["failed"])
     return PASSED, None
@@ -166,8 +182,34 @@ def _hook_detail(result):
         ": " + result["output"].strip() if result.get("output") else "")
 
 
-def metric_summary(metric_results):
-    return ", ".join(r["msg"] for r in metric_results) or "no metrics"
+def metric_summary(metric_results, judgement=None):
+    parts = [r["msg"] for r in metric_results]
+    if judgement:
+        parts.append(judgement["msg"])
+    return ", ".join(parts) or "no metrics"
+
+
+def judge_comparisons(canary, comparisons):
+    """The step's judgement of its comparisons (None without any): the Kayenta-style score and
+    whether it passes; the message names the comparisons that did not pass."""
+    if not comparisons:
+        return None
+    settings = canary["analysis"].get("judge") or default_judge()
+    value = score([(c.get("group"), c["passed"]) for c in comparisons],
+                  settings.get("group_weights"))
+    outcome = judge_score(value, settings["pass_score"], settings["marginal_score"])
+    failing = [c["msg"] for c in comparisons if not c["passed"]]
+    if outcome == SCORE_PASS:
+        words = "judge score {0:.0f} >= {1:g}".format(value, settings["pass_score"])
+    elif outcome == SCORE_FAIL:
+        words = "judge score {0:.0f} < {1:g}".format(value, settings["marginal_score"])
+    else:
+        words = "judge score {0:.0f} inconclusive (between {1:g} and {2:g})".format(
+            value, settings["marginal_score"], settings["pass_score"])
+    return {"score": value, "outcome": outcome, "passed": outcome == SCORE_PASS,
+            "pass_score": settings["pass_score"], "marginal_score": settings["marginal_score"],
+            "inconclusive": settings["inconclusive"],
+            "msg": "; ".join([words] + failing)}
 
 
 def threshold_reached(failed_checks, threshold):
@@ -230,16 +272,12 @@ def evaluate_metrics(canary, prometheus, reader, provider_factory=build_provider
     """
     results = []
     for metric in canary["analysis"]["metrics"]:
+        if metric.get("compare") and metric.get("threshold_range") is None:
+            continue
         entry = {"name": metric["name"], "value": None, "passed": False, "verdict": ERROR,
                  "msg": "", "query": None}
         try:
-            template = None
-            if metric.get("template_ref"):
-                ref = metric["template_ref"]
-                template = reader.template(ref.get("namespace") or canary["namespace"],
-                                           ref["name"])
-            provider = provider_for(canary, metric, prometheus, template)
-            params = metric_check_params(canary, metric, provider, template)
+            params = _metric_params(canary, metric, prometheus, reader)
             plan = plan_check(params, load_template_ref=reader.template,
                               read_secret=reader.secret, read_object=reader.object)
             entry["query"] = plan.query
@@ -252,6 +290,42 @@ def evaluate_metrics(canary, prometheus, reader, provider_factory=build_provider
         entry.update(value=outcome["value"], passed=outcome["passed"],
                      verdict=outcome["verdict"], msg=outcome["msg"])
         results.append(entry)
+    return results
+
+
+def _metric_params(canary, metric, prometheus, reader):
+    template = None
+    if metric.get("template_ref"):
+        ref = metric["template_ref"]
+        template = reader.template(ref.get("namespace") or canary["namespace"], ref["name"])
+    provider = provider_for(canary, metric, prometheus, template)
+    return metric_check_params(canary, metric, provider, template)
+
+
+def evaluate_comparisons(canary, prometheus, reader, provider_factory=build_provider):
+    """Run every comparison of the Canary once: one range query per Service each.
+
+    A comparison that cannot be run (a missing template, Prometheus down) does not pass, like a
+    metric in error.
+    """
+    results = []
+    for metric in canary["analysis"]["metrics"]:
+        comparison = metric.get("compare")
+        if not comparison:
+            continue
+        try:
+            params = _metric_params(canary, metric, prometheus, reader)
+            plans = plan_comparison(params, comparison, load_template_ref=reader.template,
+                                    read_secret=reader.secret)
+            outcome = run_comparison(plans, comparison, metric.get("interval") or "1m",
+                                     metric["name"], provider_factory=provider_factory)
+        except MissingLibrary:
+            raise
+        except DeliveryError as exc:
+            outcome = comparison_error(metric["name"], exc)
+        outcome["name"] = metric["name"]
+        outcome["group"] = comparison.get("group")
+        results.append(outcome)
     return results
 
 
@@ -329,6 +403,8 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         "rollback_requested": False,
         "waiting": False,
         "metrics": [],
+        "comparisons": [],
+        "judge": None,
         "webhooks": [],
         "events": [],
         "msg": "",
@@ -390,10 +466,13 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
 
     metrics = evaluate_metrics(canary, prometheus, reader, provider_factory)
     result["metrics"] = metrics
+    result["comparisons"] = evaluate_comparisons(canary, prometheus, reader, provider_factory)
+    judgement = judge_comparisons(canary, result["comparisons"])
+    result["judge"] = judgement
 
     gate_summary = None
     checks_passed = (hooks_summary is None or hooks_summary["passed"]) and all(
-        m["passed"] for m in metrics)
+        m["passed"] for m in metrics) and (judgement is None or judgement["passed"])
     if traffic_gate and checks_passed:
         if check_mode:
             result["webhooks"] += plan_webhooks(hooks, "confirm-traffic-increase", sender)
@@ -401,8 +480,8 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
             gate_summary = run_webhooks(hooks, "confirm-traffic-increase", payload, sender)
             result["webhooks"] += gate_summary["results"]
 
-    outcome, failure = judge_tick(hooks_summary, metrics, gate_summary)
-    summary = metric_summary(metrics)
+    outcome, failure = judge_tick(hooks_summary, metrics, gate_summary, judgement)
+    summary = metric_summary(metrics, judgement)
     if before_write is not None:
         before_write()
 

@@ -19,6 +19,16 @@ import re
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.judge import (
+    DEFAULT_ALPHA,
+    DEFAULT_MARGINAL_SCORE,
+    DEFAULT_PASS_SCORE,
+    HIGHER_IS_WORSE,
+    comparison_problems,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
+    DURATION as PROMETHEUS_DURATION,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     PRIMARY_SUFFIX,
     canary_names,
@@ -64,6 +74,21 @@ IGNORED_SERVICE_FIELDS = (
 )
 IGNORED_SPEC_FIELDS = ("ingressRef", "routeRef", "upstreamRef", "revertOnDeletion")
 IGNORED_ANALYSIS_FIELDS = ("sessionAffinity",)
+
+# Our own fields (docs/judge.md), ignored by Flagger: a metric's ``compare`` and the analysis's
+# ``judge``.
+COMPARE_FIELDS = ("direction", "maxRatio", "maxDifference", "alpha", "resolution", "group")
+JUDGE_FIELDS = ("passScore", "marginalScore", "groupWeights", "inconclusive")
+DEFAULT_RESOLUTION = "10s"
+INCONCLUSIVE_FAIL = "fail"
+INCONCLUSIVE_ACTIONS = (INCONCLUSIVE_FAIL,)
+
+
+def default_judge():
+    """The judge of an analysis that sets none: Kayenta's usual scores, inconclusive fails."""
+    return {"pass_score": DEFAULT_PASS_SCORE, "marginal_score": DEFAULT_MARGINAL_SCORE,
+            "group_weights": {}, "inconclusive": INCONCLUSIVE_FAIL}
+
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -400,11 +425,12 @@ def _parse_metrics(col, analysis, namespace):
         if ref is None and query is None and name is not None and name not in BUILTIN_METRICS:
             col.error(field + ".name", "{0!r} is not a built-in metric; allowed: {1}, or set "
                       "templateRef to a MetricTemplate".format(name, ", ".join(BUILTIN_METRICS)))
+        comparison = _parse_comparison(col, field + ".compare", metric.get("compare"))
         limits = _parse_threshold_range(col, field, metric)
-        if limits is None:
+        if limits is None and comparison is None:
             if ref is None:
                 col.error(field + ".thresholdRange", "is required (min and/or max) unless the "
-                          "metric uses a templateRef")
+                          "metric uses a templateRef or compare")
             limits = {"min": None, "max": None}
         interval, _seconds = _duration_field(col, field + ".interval", metric.get("interval"),
                                              DEFAULT_METRIC_INTERVAL)
@@ -416,8 +442,92 @@ def _parse_metrics(col, analysis, namespace):
             "template_variables": _string_map(col, field + ".templateVariables",
                                               metric.get("templateVariables")),
             "query": query,
+            "compare": comparison,
         })
     return result
+
+
+def _parse_comparison(col, field, raw):
+    """Our ``compare`` of a metric: judge the canary against the primary (ignored by Flagger)."""
+    raw = _mapping(col, field, raw)
+    if raw is None:
+        return None
+    unknown = sorted(set(raw) - set(COMPARE_FIELDS))
+    if unknown:
+        col.error(field + "." + str(unknown[0]), "is not a compare field; allowed: {0}".format(
+            ", ".join(COMPARE_FIELDS)))
+    comparison = {
+        "direction": raw.get("direction") or HIGHER_IS_WORSE,
+        "max_ratio": raw.get("maxRatio"),
+        "max_difference": raw.get("maxDifference"),
+        "alpha": DEFAULT_ALPHA if raw.get("alpha") is None else raw.get("alpha"),
+        "group": raw.get("group"),
+    }
+    for name, message in comparison_problems(comparison["direction"], comparison["max_ratio"],
+                                             comparison["max_difference"], comparison["alpha"]):
+        col.error(field + "." + name, message)
+    if comparison["group"] is not None and not (isinstance(comparison["group"], str)
+                                                and comparison["group"].strip()):
+        col.error(field + ".group", "must be a non-empty string; got {0!r}".format(
+            comparison["group"]))
+    resolution, seconds = _duration_field(col, field + ".resolution", raw.get("resolution"),
+                                          DEFAULT_RESOLUTION)
+    if seconds < 1 or seconds != int(seconds):
+        col.error(field + ".resolution", "must be a whole number of seconds, at least 1s (and "
+                  "at least twice the scrape interval); got {0!r}".format(resolution))
+    elif not PROMETHEUS_DURATION.match(resolution):
+        col.error(field + ".resolution", "must be a Prometheus duration such as 10s or 1m; got "
+                  "{0!r}".format(resolution))
+    comparison["resolution"] = resolution
+    comparison["resolution_seconds"] = int(seconds)
+    return comparison
+
+
+def _parse_judge(col, analysis, metrics):
+    """Our ``judge`` of the analysis: how a step's comparisons are scored (ignored by Flagger)."""
+    field = "spec.analysis.judge"
+    raw = _mapping(col, field, analysis.get("judge")) or {}
+    unknown = sorted(set(raw) - set(JUDGE_FIELDS))
+    if unknown:
+        col.error(field + "." + str(unknown[0]), "is not a judge field; allowed: {0}".format(
+            ", ".join(JUDGE_FIELDS)))
+    scores = {}
+    for key, default in (("passScore", DEFAULT_PASS_SCORE),
+                         ("marginalScore", DEFAULT_MARGINAL_SCORE)):
+        value = raw.get(key)
+        if value is None:
+            value = default
+        elif not _is_number(value) or not 0 <= value <= 100:
+            col.error(field + "." + key, "must be a number from 0 to 100; got {0!r}".format(value))
+            value = default
+        scores[key] = float(value)
+    if scores["marginalScore"] > scores["passScore"]:
+        col.error(field + ".marginalScore", "({0:g}) must not be greater than passScore "
+                  "({1:g})".format(scores["marginalScore"], scores["passScore"]))
+    weights = _mapping(col, field + ".groupWeights", raw.get("groupWeights")) or {}
+    for group, weight in weights.items():
+        if not _is_number(weight) or weight < 0:
+            col.error("{0}.groupWeights.{1}".format(field, group), "must be a number of at "
+                      "least 0; got {0!r}".format(weight))
+    if weights:
+        for index, metric in enumerate(metrics):
+            comparison = metric.get("compare")
+            if comparison is not None and comparison.get("group") not in weights:
+                col.error("spec.analysis.metrics[{0}].compare.group".format(index),
+                          "must name a group of spec.analysis.judge.groupWeights ({0}); got "
+                          "{1!r}".format(", ".join(sorted(weights)), comparison.get("group")))
+    inconclusive = raw.get("inconclusive") or INCONCLUSIVE_FAIL
+    if inconclusive == "pause":
+        col.error(field + ".inconclusive", "pause (leave the canary at its weight for a person to "
+                  "decide) is not supported yet; use fail, which counts an inconclusive step as a "
+                  "failed check")
+        inconclusive = INCONCLUSIVE_FAIL
+    elif inconclusive not in INCONCLUSIVE_ACTIONS:
+        col.error(field + ".inconclusive", "must be one of {0}; got {1!r}".format(
+            ", ".join(INCONCLUSIVE_ACTIONS), inconclusive))
+        inconclusive = INCONCLUSIVE_FAIL
+    return {"pass_score": scores["passScore"], "marginal_score": scores["marginalScore"],
+            "group_weights": dict(weights), "inconclusive": inconclusive}
 
 
 def _parse_webhooks(col, analysis):
@@ -613,6 +723,7 @@ def _parse_analysis(col, spec, namespace, skip_analysis):
         if analysis.get(key):
             col.warn("spec.analysis." + key, "is ignored with the traefik provider")
     steps = weight_steps(step_weight, max_weight, step_weights)
+    metrics = _parse_metrics(col, analysis, namespace)
     result = {
         "interval": interval,
         "interval_seconds": interval_seconds,
@@ -621,7 +732,8 @@ def _parse_analysis(col, spec, namespace, skip_analysis):
         "step_weight": step_weight,
         "step_weights": step_weights or [],
         "step_weight_promotion": promotion,
-        "metrics": _parse_metrics(col, analysis, namespace),
+        "metrics": metrics,
+        "judge": _parse_judge(col, analysis, metrics),
         "webhooks": _parse_webhooks(col, analysis),
         "alerts": _parse_alerts(col, analysis, namespace),
     }
@@ -689,7 +801,7 @@ def parse_canary(obj, default_namespace="default"):
             "interval": DEFAULT_INTERVAL, "interval_seconds": parse_duration(DEFAULT_INTERVAL),
             "threshold": DEFAULT_THRESHOLD, "max_weight": TOTAL_WEIGHT, "step_weight": None,
             "step_weights": [], "step_weight_promotion": None, "metrics": [], "webhooks": [],
-            "alerts": [], "primary_ready_threshold": DEFAULT_READY_THRESHOLD,
+            "alerts": [], "judge": default_judge(), "primary_ready_threshold": DEFAULT_READY_THRESHOLD,
             "canary_ready_threshold": DEFAULT_READY_THRESHOLD,
         }
     steps = weight_steps(analysis["step_weight"], analysis["max_weight"],

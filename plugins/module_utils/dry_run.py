@@ -26,7 +26,7 @@ def describe_check(metric):
     """One line for a metric of ``spec.analysis.metrics``: what is measured and what passes."""
     name = metric["name"]
     unit = _UNITS.get(name, "")
-    limits = metric["threshold_range"]
+    limits = metric.get("threshold_range") or {}
     bounds = []
     if limits.get("min") is not None:
         bounds.append(">= " + _number(limits["min"]) + unit)
@@ -40,7 +40,15 @@ def describe_check(metric):
         source = " (query)"
     else:
         source = ""
-    judged = " and ".join(bounds) if bounds else "as its MetricTemplate says"
+    judged = " and ".join(bounds)
+    comparison = metric.get("compare")
+    if comparison:
+        allowed = [text.format(comparison[key]) for key, text in (
+            ("max_ratio", "up to {0:g}x"), ("max_difference", "up to {0:g} apart"))
+            if comparison.get(key) is not None]
+        judged = (judged + "; " if judged else "") + "compared with the primary ({0}{1})".format(
+            comparison["direction"], ", " + " or ".join(allowed) if allowed else "")
+    judged = judged or "as its MetricTemplate says"
     return "{0}{1} {2} over {3}".format(name, source, judged, metric["interval"])
 
 

@@ -21,3 +21,13 @@ class DeliveryError(Exception):
 
 class InvalidInput(DeliveryError):
     """Bad input detected before anything was written to the cluster."""
+
+
+class MissingLibrary(DeliveryError):
+    """An optional Python library that this feature needs is not installed where the module
+    runs; the module reports it with ``missing_required_lib(library)``."""
+
+    def __init__(self, library, reason):
+        super(MissingLibrary, self).__init__("{0} is required: {1}".format(library, reason))
+        self.library = library
+        self.reason = reason

@@ -29,7 +29,9 @@ METRIC_TEMPLATE_API_VERSION = "flagger.app/v1beta1"
 SUPPORTED_PROVIDERS = SUPPORTED_TYPES
 
 # Values that are Kubernetes names: must be DNS labels.
-NAME_VARIABLES = ("name", "namespace", "target", "service", "ingress", "route")
+# ``compared_service`` (ours) is the Service being measured: the canary Service, or in a
+# comparison each of the canary and primary Services in turn.
+NAME_VARIABLES = ("name", "namespace", "target", "service", "ingress", "route", "compared_service")
 DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 # Letters, digits and a few separators: enough for label values such as "GET", "/api/v1" or
 # "2.5", never a quote, brace, bracket, parenthesis, comma or operator that could end a string or
@@ -94,7 +96,8 @@ def render_query(query, context, variables=None):
             raise InvalidInput(
                 "unsupported template expression {0}; only {{{{ name }}}}, {{{{ namespace }}}}, "
                 "{{{{ target }}}}, {{{{ service }}}}, {{{{ ingress }}}}, {{{{ route }}}}, "
-                "{{{{ interval }}}} and {{{{ variables.X }}}} are allowed".format(match.group(0)))
+                "{{{{ compared_service }}}}, {{{{ interval }}}} and {{{{ variables.X }}}} are "
+                "allowed".format(match.group(0)))
         is_variable, key = expression.group(1), expression.group(2)
         if is_variable:
             if key not in variables:

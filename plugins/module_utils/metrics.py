@@ -89,6 +89,7 @@ def _context(params):
         "ingress": params.get("ingress") or target,
         "route": params.get("route") or target,
         "interval": params.get("interval"),
+        "compared_service": canary_service,
     }, canary_service
 
 
@@ -115,7 +116,8 @@ def plan_check(params, load_template_ref=None, read_secret=None, load_template_f
     ``read_object(api_version, kind, namespace, name)`` reads a Kubernetes object for the
     providers that query the cluster (Keptn).
     """
-    validate_range(params.get("threshold_range"))
+    if not params.get("compare"):
+        validate_range(params.get("threshold_range"))
     validate_interval(params.get("interval"))
     context, canary_service = _context(params)
     provider = dict(params.get("provider") or {})

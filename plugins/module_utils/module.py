@@ -8,11 +8,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import (
     AnsibleK8SModule,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
+    MissingLibrary,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     CoreException,
@@ -32,6 +35,8 @@ class DeliveryModule(AnsibleK8SModule):
         """
         try:
             result = work(self)
+        except MissingLibrary as exc:
+            self.fail_json(msg=missing_required_lib(exc.library), exception=str(exc.reason))
         except DeliveryError as exc:
             self.fail_json(msg=str(exc), **exc.details)
         except CoreException as exc:

@@ -27,6 +27,11 @@ description:
     gate holds the weight without counting a failed check (RV(waiting)).
   - Before that, the Canary's C(rollback) hooks are asked, as Flagger does on every tick; when one
     passes, nothing is measured and RV(rollback_requested) is true.
+  - Metrics with our own C(compare) field are compared with the primary instead of (or beside)
+    their threshold range, by the same code as P(progressive.delivery.metric_check#module)'s
+    O(progressive.delivery.metric_check#module:compare); the comparisons are scored as the
+    Canary's C(spec.analysis.judge) says (RV(comparisons), RV(judge)). A score below the pass
+    score is one failed check, like a metric out of range.
   - A passing tick records C(canaryWeight) and one more iteration in the Canary's status.
   - A failing tick (a failed rollout hook, a metric out of range, no data, or a provider error)
     adds one to C(status.failedChecks), which is cumulative for the whole analysis as in Flagger,
@@ -161,6 +166,7 @@ seealso:
   - module: progressive.delivery.canary_status
 requirements:
   - requests
+  - scipy >= 1.7 (only for metrics with C(compare))
 """
 
 EXAMPLES = r"""
@@ -388,6 +394,64 @@ metrics:
     query:
       description: The PromQL that was run.
       type: str
+comparisons:
+  description: One entry per metric of the Canary with C(compare), in the Canary's order, with
+    the fields P(progressive.delivery.metric_check#module) returns for a comparison.
+  returned: unless in check mode
+  type: list
+  elements: dict
+  contains:
+    verdict:
+      description: C(pass), C(high), C(low), C(no_data) or C(error).
+      type: str
+      sample: high
+    name:
+      description: Name of the metric compared.
+      type: str
+      sample: request-duration
+    passed:
+      description: Whether the comparison passed.
+      type: bool
+      sample: false
+    p_value:
+      description: Two-sided p-value of the Mann-Whitney U test; null without data.
+      type: float
+      sample: 0.00016
+    effect_size:
+      description: The canary's median over the primary's.
+      type: float
+      sample: 1.27
+    group:
+      description: The comparison's C(compare.group), or null.
+      type: str
+    msg:
+      description: The comparison with its verdict, p-value and effect size.
+      type: str
+      sample: "comparison request-duration: high (p-value 0.00016, effect 1.27x, canary median
+        49.5, primary median 39)"
+judge:
+  description: The score of the comparisons; null when the Canary has none.
+  returned: unless in check mode
+  type: dict
+  contains:
+    score:
+      description: Share of passing comparisons in percent, weighted by group when the Canary
+        sets C(judge.groupWeights).
+      type: float
+      sample: 50.0
+    outcome:
+      description: C(pass) at or above the pass score, C(fail) below the marginal score,
+        C(inconclusive) between.
+      type: str
+      sample: inconclusive
+    passed:
+      description: Whether the judgement passed the tick.
+      type: bool
+      sample: false
+    msg:
+      description: The score against the thresholds and the comparisons that did not pass.
+      type: str
+      sample: "judge score 0 < 75; comparison request-duration: high (p-value 0.00016, ...)"
 webhooks:
   description: The rollout and confirm-traffic-increase hooks called, as in
     P(progressive.delivery.canary_webhook#module)'s C(results).

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: metric_check
-short_description: Run one metric gate against a metrics provider and judge it with a threshold range
+short_description: Run one metric gate against a metrics provider, with a threshold range or canary against primary
 version_added: 0.1.0
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
@@ -21,6 +21,11 @@ description:
     C(newrelic), C(stackdriver), C(dynatrace), C(splunk), C(keptn), C(cloudwatch) - or C(json), our generic JSON web
     provider (an HTTP GET or POST and a JMESPath expression). The collection's
     C(docs/providers.md) shows a template for each.
+  - With O(compare) instead of O(threshold_range), the same Prometheus query is run for the
+    canary and the primary Service as two range queries over O(interval), and the canary is judged
+    against the primary with a two-sided Mann-Whitney U test and an allowed effect size (see the
+    judge guide). The result then has RV(p_value) and RV(effect_size), and RV(verdict) is C(pass),
+    C(high), C(low) or C(no_data).
   - The query comes from exactly one of O(metric) (a built-in Traefik check), O(query) (your own
     PromQL), O(template) (a Flagger C(MetricTemplate) manifest or file), or O(template_ref)
     (a C(MetricTemplate) read from the cluster).
@@ -36,7 +41,8 @@ description:
     by name.
   - >-
     Placeholders in a query or template (C({{ name }}), C({{ namespace }}), C({{ target }}),
-    C({{ service }}), C({{ ingress }}), C({{ route }}), C({{ interval }}), C({{ variables.X }})) are
+    C({{ service }}), C({{ ingress }}), C({{ route }}), C({{ interval }}), C({{ variables.X }}), and
+    our own C({{ compared_service }}), the Service measured) are
     replaced by this module, not by Jinja or Go templates. Names must be DNS labels, the interval a
     Prometheus duration, and variables may only contain letters, digits and C(_ . : / @ + -), so no
     value can change the structure of the PromQL.
@@ -107,8 +113,8 @@ options:
   threshold_range:
     description:
       - The range the value must be in for the check to pass.
+      - One of O(threshold_range) and O(compare) is required.
     type: dict
-    required: true
     suboptions:
       min:
         description: Lowest passing value.
@@ -119,8 +125,53 @@ options:
   interval:
     description:
       - Time window of the query, as a Prometheus duration (C(30s), C(1m), C(1h30m)).
+      - With O(compare), the window both range queries cover, ending now.
     type: str
     default: 1m
+  compare:
+    description:
+      - Judge the canary against the primary instead of against a threshold range (our own
+        check; Flagger has none like it).
+      - The query is run once per Service as a range query over O(interval) at
+        O(compare.resolution). Built-in checks select each Service's series; templates and
+        queries see the Service as C({{ compared_service }}) and the resolution as
+        C({{ interval }}).
+    type: dict
+    suboptions:
+      direction:
+        description:
+          - Which difference is worse. C(higher-is-worse) suits latency and error ratios,
+            C(lower-is-worse) a success rate, C(either) anything that must not move.
+        type: str
+        choices: [higher-is-worse, lower-is-worse, either]
+        default: higher-is-worse
+      max_ratio:
+        description:
+          - Allowed effect as a ratio of the medians, at least 1; C(1.1) lets the canary's
+            median be up to 10% worse than the primary's.
+        type: float
+      max_difference:
+        description:
+          - Allowed effect as an absolute difference of the medians, in the query's unit; a
+            floor for small values such as error ratios.
+        type: float
+      alpha:
+        description:
+          - Significance level of the Mann-Whitney U test; a difference with a larger p-value
+            passes.
+        type: float
+        default: 0.05
+      resolution:
+        description:
+          - Step of the range queries, and the rate window of built-in checks, as a whole number
+            of seconds (C(10s)). At least twice Prometheus's scrape interval.
+        type: str
+        default: 10s
+  primary_service:
+    description:
+      - With O(compare), the Service the canary is compared with.
+      - Defaults to C(<service>-primary).
+    type: str
   namespace:
     description:
       - Namespace of the application; C({{ namespace }}) in templates.
@@ -183,6 +234,7 @@ requirements:
   - kubernetes >= 24.2.0 (only for O(template_ref) and templates of the C(keptn) provider)
   - jmespath >= 1.0 (only for templates of the C(json) provider)
   - cryptography (only for templates of the C(stackdriver) provider)
+  - scipy >= 1.7 (only for O(compare))
 """
 
 EXAMPLES = r"""
@@ -237,6 +289,19 @@ EXAMPLES = r"""
     threshold_range:
       max: 1
 
+- name: Is the canary slower than the primary? At most 10% in median, by a Mann-Whitney test
+  progressive.delivery.metric_check:
+    metric: request-duration
+    namespace: test
+    service: podinfo         # compares podinfo-canary with podinfo-primary
+    port: 80
+    interval: 2m
+    compare:
+      direction: higher-is-worse
+      max_ratio: 1.1
+      resolution: 10s
+  register: latency_vs_primary
+
 - name: A custom query; raw keeps Ansible from templating the module's own placeholders
   progressive.delivery.metric_check:
     name: error budget
@@ -250,7 +315,7 @@ EXAMPLES = r"""
 RETURN = r"""
 value:
   description: The measured value; C(null) when there was no data.
-  returned: always
+  returned: with O(threshold_range)
   type: float
   sample: 99.82
 passed:
@@ -259,7 +324,9 @@ passed:
   type: bool
   sample: true
 verdict:
-  description: C(pass), C(fail), C(no_data) or C(error).
+  description:
+    - C(pass), C(fail), C(no_data) or C(error).
+    - With O(compare), C(pass), C(high), C(low), C(no_data) or C(error).
   returned: always
   type: str
   sample: fail
@@ -280,9 +347,50 @@ query:
   sample: sum(rate(traefik_service_requests_total{service="test-podinfo-canary-80@kubernetescrd"}[1m]))
 threshold_range:
   description: The threshold range that was applied.
-  returned: success
+  returned: with O(threshold_range)
   type: dict
   sample: {"min": 99}
+p_value:
+  description: Two-sided p-value of the Mann-Whitney U test; C(null) without data.
+  returned: with O(compare)
+  type: float
+  sample: 0.00012
+effect_size:
+  description: The canary's median over the primary's; C(null) without data or when the primary's
+    median is 0.
+  returned: with O(compare)
+  type: float
+  sample: 1.27
+difference:
+  description: The canary's median minus the primary's.
+  returned: with O(compare)
+  type: float
+  sample: 10.5
+canary_median:
+  description: Median of the canary's values.
+  returned: with O(compare)
+  type: float
+  sample: 49.5
+primary_median:
+  description: Median of the primary's values.
+  returned: with O(compare)
+  type: float
+  sample: 39.0
+canary_samples:
+  description: How many values the canary's range query returned.
+  returned: with O(compare)
+  type: int
+  sample: 12
+primary_samples:
+  description: How many values the primary's range query returned.
+  returned: with O(compare)
+  type: int
+  sample: 12
+queries:
+  description: The PromQL sent for each Service, after rendering.
+  returned: with O(compare)
+  type: dict
+  sample: {"canary": "histogram_quantile(...)", "primary": "histogram_quantile(...)"}
 """
 
 
@@ -292,8 +400,18 @@ from ansible_collections.progressive.delivery.plugins.module_utils.args_common i
     PROMETHEUS_PROVIDER_ARG_SPEC,
     argument_spec as argument_spec_of,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.comparison import (
+    plan_comparison,
+    run_comparison,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.judge import (
+    DEFAULT_ALPHA,
+    DIRECTIONS,
+    HIGHER_IS_WORSE,
+    NO_DATA,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     HAS_KUBERNETES,
@@ -330,9 +448,19 @@ def argument_spec():
         name=dict(type="str"),
         threshold_range=dict(
             type="dict",
-            required=True,
             options=dict(min=dict(type="float"), max=dict(type="float")),
         ),
+        compare=dict(
+            type="dict",
+            options=dict(
+                direction=dict(type="str", default=HIGHER_IS_WORSE, choices=list(DIRECTIONS)),
+                max_ratio=dict(type="float"),
+                max_difference=dict(type="float"),
+                alpha=dict(type="float", default=DEFAULT_ALPHA),
+                resolution=dict(type="str", default="10s"),
+            ),
+        ),
+        primary_service=dict(type="str"),
         interval=dict(type="str", default="1m"),
         namespace=dict(type="str"),
         target=dict(type="str"),
@@ -385,6 +513,8 @@ def run(module):
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"))
     reader = ClusterReader(module)
+    if module.params["compare"]:
+        return run_compare(module, reader)
     plan = plan_check(
         module.params,
         load_template_ref=reader.template,
@@ -395,12 +525,24 @@ def run(module):
     return run_check(plan, module.params["threshold_range"], module.params["fail_on_no_data"])
 
 
+def run_compare(module, reader):
+    comparison = module.params["compare"]
+    plans = plan_comparison(module.params, comparison, load_template_ref=reader.template,
+                            read_secret=reader.secret, load_template_file=template_path_not_read)
+    result = run_comparison(plans, comparison, module.params["interval"], plans["canary"].name)
+    if result["verdict"] == NO_DATA and not module.params["fail_on_no_data"]:
+        result["passed"] = True
+    return result
+
+
 def main():
     module = DeliveryModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        mutually_exclusive=[("metric", "query", "template", "template_ref")],
-        required_one_of=[("metric", "query", "template", "template_ref")],
+        mutually_exclusive=[("metric", "query", "template", "template_ref"),
+                            ("threshold_range", "compare")],
+        required_one_of=[("metric", "query", "template", "template_ref"),
+                         ("threshold_range", "compare")],
         check_k8s=False,
     )
     module.run(run)

@@ -297,16 +297,18 @@ def split_through_traefik(sb, namespace, n, threads=4):
 
 # --- Prometheus query counter --------------------------------------------------------------------
 
-def prometheus_query_count(sb):
-    """Queries Prometheus has answered so far, instant and range ones."""
-    return _prometheus_query_count(sb, with_range=True)
+def prometheus_query_count(sb, with_range=True):
+    """Queries Prometheus has answered so far, instant and range ones (only instant ones without
+    ``with_range``)."""
+    return _prometheus_query_count(sb, with_range=with_range)
 
 
 class PromSampler:
     """Samples the Prometheus query counter every 0.1 s with the time, to count queries in a window."""
 
-    def __init__(self, sb):
+    def __init__(self, sb, counter=None):
         self.sb = sb
+        self.counter = counter or prometheus_query_count
         self.samples = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -314,7 +316,7 @@ class PromSampler:
     def _run(self):
         while not self._stop.is_set():
             try:
-                self.samples.append((time.time(), prometheus_query_count(self.sb)))
+                self.samples.append((time.time(), self.counter(self.sb)))
             except OSError:
                 pass
             self._stop.wait(0.1)

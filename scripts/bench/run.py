@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the seven benchmark figures against a running sandbox, print one table and write
+"""Run the benchmark figures against a running sandbox, print one table and write
 docs/performance.md. scripts/bench.sh starts and stops the sandbox around it.
 
     .venv/bin/python scripts/bench/run.py --env SANDBOX_DIR/env [--only 1,6] [--no-doc]
@@ -18,6 +18,7 @@ from pathlib import Path
 
 # The figures are modules beside this script (its directory is first on sys.path when run).
 import common
+import judge
 import module_cost
 import release
 import rollback
@@ -32,6 +33,9 @@ TARGETS = {
     5: "K=10 ≤ 1.3× K=1 (2 cores)",
     6: "within ±1 point",
     7: "≤ 5 s",
+    8: "rolled back in ≥ 19 of 20",
+    9: "promoted in 20 of 20",
+    10: "exactly 1 range query/Service/comparison/step",
 }
 
 EXPLANATIONS = {
@@ -63,6 +67,16 @@ EXPLANATIONS = {
        "Traefik (four sessions); observed canary share minus the set weight.",
     7: "Median wall time of 5 runs of `playbooks/canary.yml` right after the promotion, when nothing "
        "changed (the run reports changed=0).",
+    8: "Releases through the role of a revision answering after 25 ms while the primary answers after "
+       "20 ms (the sample app's latency fault), at 20 rps: both far below the article's 500 ms p99 "
+       "threshold, which passes them. The Canary compares the p99 duration with the primary's "
+       "(`compare`: higher-is-worse, maxRatio 1.1, resolution 2 s, window 10 s; stepWeight 25 to 50, "
+       "interval 10 s, threshold 1). Counted: releases that ended Failed (rolled back). "
+       "BENCH_JUDGE_RELEASES sets how many of each kind (default 3; the aim is stated for 20).",
+    9: "The same, with a revision identical to the primary (20 ms): releases that ended Succeeded.",
+    10: "Range queries Prometheus answered (its `prometheus_http_requests_total` for "
+        "`/api/v1/query_range`, sampled every 0.1 s) during the releases' analysis tasks, per analysis "
+        "tick; the Canary has one comparison, so 2 means one per Service.",
 }
 
 
@@ -125,6 +139,10 @@ def table_rows(results):
         "{0}→{1:.2f}".format(x["set"], x["observed"]) for x in r["rows"]) + ")")
     row(7, "No-op run", lambda r: "{0:.2f} s median of {1} (changed={2})".format(
         r["noop_median"], len(r["noop_walls"]), ",".join(str(c) for c in r["noop_changed"])))
+    row(8, "Judge: slower canary rolled back", lambda r: "{0} of {1}".format(r["detected"], r["releases"]))
+    row(9, "Judge: identical canary promoted", lambda r: "{0} of {1}".format(r["promoted"], r["releases"]))
+    row(10, "Judge: Prometheus range queries per comparison step", lambda r: "{0} per step with 1 comparison "
+        "({1} ticks)".format(fmt(r["range_queries_per_step"]), r["comparison_ticks"]))
     return rows
 
 
@@ -275,7 +293,8 @@ def main():
     def log(msg):
         print(msg, flush=True)
 
-    plan = [((6,), weights), ((2,), module_cost), ((1, 4, 7), release), ((3,), rollback), ((5,), scale)]
+    plan = [((6,), weights), ((2,), module_cost), ((1, 4, 7), release), ((3,), rollback), ((5,), scale),
+            ((8, 9, 10), judge)]
     try:
         with tempfile.TemporaryDirectory(prefix="pd-bench-") as workdir:
             for figures, module in plan:

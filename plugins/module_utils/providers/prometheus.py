@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""How Prometheus is queried: one instant query over the HTTP API.
+"""How Prometheus is queried: an instant query, or a range query for the comparison check.
 
-Thanos, Mimir, Cortex and VictoriaMetrics serve the same ``/api/v1/query`` endpoint, so they work
-through this provider too. A secretRef Secret gives ``token`` (a bearer token) or ``username`` and
-``password``, as in Flagger; ours may also give ``address``.
+Thanos, Mimir, Cortex and VictoriaMetrics serve the same ``/api/v1/query`` and
+``/api/v1/query_range`` endpoints, so they work through this provider too. A secretRef Secret
+gives ``token`` (a bearer token) or ``username`` and ``password``, as in Flagger; ours may also
+give ``address``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -69,6 +70,15 @@ class PrometheusProvider(MetricProvider):
         return parse_query_response(response.status_code, json_or_none(response), response.text,
                                     self.address)
 
+    def query_range(self, promql, start, end, step):
+        """Run a range query from ``start`` to ``end`` (Unix seconds) every ``step`` seconds;
+        return the values of its one series in time order, or raise NoData / ProviderError."""
+        response = self.request("POST", self.address + "/api/v1/query_range", data={
+            "query": promql, "start": "{0:.3f}".format(start), "end": "{0:.3f}".format(end),
+            "step": "{0:g}".format(step)})
+        return parse_range_response(response.status_code, json_or_none(response), response.text,
+                                    self.address)
+
     # The name this method had before the provider interface.
     query = run_query
 
@@ -79,8 +89,8 @@ class PrometheusProvider(MetricProvider):
         return True
 
 
-def parse_query_response(status_code, body, text, address="Prometheus"):
-    """Turn an ``/api/v1/query`` answer into a float (pure, for tests)."""
+def _api_data(status_code, body, text, address):
+    """The ``data`` of a successful Prometheus API answer, or ProviderError."""
     if not isinstance(body, dict):
         raise ProviderError(
             "{0} answered HTTP {1} without a Prometheus API response{2}".format(
@@ -88,19 +98,18 @@ def parse_query_response(status_code, body, text, address="Prometheus"):
     if body.get("status") != "success":
         raise ProviderError("Prometheus query failed ({0}): {1}".format(
             body.get("errorType", "HTTP {0}".format(status_code)), body.get("error", "no message")))
-    data = body.get("data") or {}
+    return body.get("data") or {}
+
+
+def parse_query_response(status_code, body, text, address="Prometheus"):
+    """Turn an ``/api/v1/query`` answer into a float (pure, for tests)."""
+    data = _api_data(status_code, body, text, address)
     result_type = data.get("resultType")
     result = data.get("result")
     if result_type == "scalar":
         raw = result[1]
     elif result_type == "vector":
-        if not result:
-            raise NoData("the query returned no series")
-        if len(result) > 1:
-            raise ProviderError(
-                "the query returned {0} series, expected one; aggregate it, for example with "
-                "sum(...)".format(len(result)))
-        raw = result[0]["value"][1]
+        raw = _one_series(result)["value"][1]
     else:
         raise ProviderError(
             "the query returned a {0}, expected an instant vector or scalar".format(result_type))
@@ -108,3 +117,31 @@ def parse_query_response(status_code, body, text, address="Prometheus"):
     if math.isnan(value) or math.isinf(value):
         raise NoData("the query returned {0}".format(raw))
     return value
+
+
+def _one_series(result):
+    if not result:
+        raise NoData("the query returned no series")
+    if len(result) > 1:
+        raise PrometheusError(
+            "the query returned {0} series, expected one; aggregate it, for example with "
+            "sum(...)".format(len(result)))
+    return result[0]
+
+
+def parse_range_response(status_code, body, text, address="Prometheus"):
+    """Turn an ``/api/v1/query_range`` answer into the finite values of its one series, in time
+    order (pure, for tests). Steps where the query had no value (NaN, Inf, e.g. no requests) are
+    left out; a series with none left is NoData."""
+    data = _api_data(status_code, body, text, address)
+    if data.get("resultType") != "matrix":
+        raise PrometheusError(
+            "the range query returned a {0}, expected a range vector".format(data.get("resultType")))
+    values = []
+    for _timestamp, raw in _one_series(data.get("result")).get("values") or []:
+        value = float(raw)
+        if not (math.isnan(value) or math.isinf(value)):
+            values.append(value)
+    if not values:
+        raise NoData("the query returned no finite values")
+    return values
