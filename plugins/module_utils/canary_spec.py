@@ -63,7 +63,11 @@ IGNORED_SERVICE_FIELDS = (
     "headless", "trafficDistribution", "gatewayRefs", "mirror", "cookie", "canaryWeight",
 )
 IGNORED_SPEC_FIELDS = ("ingressRef", "routeRef", "upstreamRef", "revertOnDeletion")
-IGNORED_ANALYSIS_FIELDS = ("sessionAffinity",)
+
+# Flagger's default lifetime of the session affinity cookie, in seconds (one day).
+DEFAULT_SESSION_AFFINITY_MAX_AGE = 86400
+# RFC 6265 cookie-name: an HTTP token (no separators, controls or spaces).
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -552,6 +556,32 @@ def _parse_weights(col, analysis):
     return step_weight, effective_max, step_weights, promotion
 
 
+def _parse_session_affinity(col, analysis):
+    """``spec.analysis.sessionAffinity``: the sticky cookie that keeps a user on the version that
+    first answered them; ``{"cookie_name": ..., "max_age": seconds}`` or None."""
+    field = "spec.analysis.sessionAffinity"
+    affinity = _mapping(col, field, analysis.get("sessionAffinity"))
+    if not affinity:
+        return None
+    name = affinity.get("cookieName")
+    if not isinstance(name, str) or not _COOKIE_NAME.match(name):
+        col.error(field + ".cookieName", "is required and must be a cookie name (letters, digits "
+                  "and !#$%&'*+-.^_`|~, no spaces); got {0!r}".format(name))
+    max_age = affinity.get("maxAge")
+    if max_age is None or max_age == 0:
+        # As in Flagger, an unset (or zero) maxAge means one day.
+        max_age = DEFAULT_SESSION_AFFINITY_MAX_AGE
+    else:
+        max_age = _int_field(col, field + ".maxAge", max_age, 1, 2 ** 31 - 1,
+                             default=DEFAULT_SESSION_AFFINITY_MAX_AGE,
+                             meaning=" (seconds the cookie lives)")
+    if affinity.get("primaryCookieName"):
+        col.warn(field + ".primaryCookieName", "is ignored with the traefik provider: Traefik's "
+                 "sticky cookie names the Service that answered, so after a promotion or a "
+                 "rollback it leads back to the primary by itself")
+    return {"cookie_name": name, "max_age": max_age}
+
+
 def _parse_analysis(col, spec, namespace, skip_analysis):
     analysis_field = "spec.analysis"
     raw = spec.get("analysis")
@@ -592,11 +622,9 @@ def _parse_analysis(col, spec, namespace, skip_analysis):
         ready[out] = _int_field(col, "spec.analysis." + key, analysis.get(key), 0, 100,
                                 default=DEFAULT_READY_THRESHOLD,
                                 meaning=" (percent of pods that must be available)")
-    for key in IGNORED_ANALYSIS_FIELDS:
-        if analysis.get(key):
-            col.warn("spec.analysis." + key, "is ignored with the traefik provider")
     steps = weight_steps(step_weight, max_weight, step_weights)
     result = {
+        "session_affinity": _parse_session_affinity(col, analysis),
         "interval": interval,
         "interval_seconds": interval_seconds,
         "threshold": threshold,
@@ -672,6 +700,7 @@ def parse_canary(obj, default_namespace="default"):
             "interval": DEFAULT_INTERVAL, "interval_seconds": parse_duration(DEFAULT_INTERVAL),
             "threshold": DEFAULT_THRESHOLD, "max_weight": TOTAL_WEIGHT, "step_weight": None,
             "step_weights": [], "step_weight_promotion": None, "metrics": [], "webhooks": [],
+            "session_affinity": None,
             "alerts": [], "primary_ready_threshold": DEFAULT_READY_THRESHOLD,
             "canary_ready_threshold": DEFAULT_READY_THRESHOLD,
         }
