@@ -19,6 +19,11 @@ import re
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.header_match import (
+    HEADER_NAME,
+    MATCH_KINDS,
+    re2_problem,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.judge import (
     DEFAULT_ALPHA,
     DEFAULT_MARGINAL_SCORE,
@@ -73,7 +78,11 @@ IGNORED_SERVICE_FIELDS = (
     "headless", "trafficDistribution", "gatewayRefs", "mirror", "cookie", "canaryWeight",
 )
 IGNORED_SPEC_FIELDS = ("ingressRef", "routeRef", "upstreamRef", "revertOnDeletion")
-IGNORED_ANALYSIS_FIELDS = ("sessionAffinity",)
+
+# Flagger's default lifetime of the session affinity cookie, in seconds (one day).
+DEFAULT_SESSION_AFFINITY_MAX_AGE = 86400
+# RFC 6265 cookie-name: an HTTP token (no separators, controls or spaces).
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 # Our own fields (docs/judge.md), ignored by Flagger: a metric's ``compare`` and the analysis's
 # ``judge``.
@@ -679,6 +688,113 @@ def _parse_weights(col, analysis):
     return step_weight, effective_max, step_weights, promotion
 
 
+def _parse_ab_testing(col, analysis):
+    """``spec.analysis.iterations`` and ``match``: A/B testing, where the requests that match go
+    to the canary for a number of iterations. Returns ``(iterations, match)``, ``(None, None)``
+    without them; ``match`` parsed to ``[{"headers": {name: {"kind": k, "value": v}}}]``."""
+    iterations = analysis.get("iterations")
+    raw_match = analysis.get("match")
+    if not iterations and not raw_match:
+        return None, None
+    if not raw_match:
+        col.error("spec.analysis.iterations", "without spec.analysis.match (blue/green) is not "
+                  "supported with the traefik provider; add match for A/B testing by header or "
+                  "cookie, or use stepWeight with maxWeight")
+        return None, None
+    if not iterations:
+        col.error("spec.analysis.match", "needs spec.analysis.iterations (the number of "
+                  "intervals the matching requests go to the canary)")
+        return None, None
+    iterations = _int_field(col, "spec.analysis.iterations", iterations, 1, 1000,
+                            meaning=" (intervals of A/B testing)")
+    if not isinstance(raw_match, list):
+        col.error("spec.analysis.match", "must be a list of conditions (each with headers); got "
+                  "{0}".format(type(raw_match).__name__))
+        return iterations, None
+    match = []
+    for index, entry in enumerate(raw_match):
+        field = "spec.analysis.match[{0}]".format(index)
+        entry = _mapping(col, field, entry, required=True)
+        if entry is None:
+            continue
+        for key in sorted(entry):
+            if key != "headers":
+                col.error("{0}.{1}".format(field, key), "is not supported with the traefik "
+                          "provider; match on headers (a cookie is the header 'cookie' with a "
+                          "regex)")
+        headers = _mapping(col, field + ".headers", entry.get("headers"), required=True)
+        if not headers:
+            if headers is not None:
+                col.error(field + ".headers", "must name at least one header")
+            continue
+        parsed = {}
+        for name, condition in headers.items():
+            parsed_condition = _parse_header_condition(
+                col, "{0}.headers.{1}".format(field, name), name, condition)
+            if parsed_condition:
+                parsed[name.lower()] = parsed_condition
+        if parsed:
+            match.append({"headers": parsed})
+    return iterations, match
+
+
+def _parse_header_condition(col, field, name, condition):
+    if not isinstance(name, str) or not HEADER_NAME.match(name):
+        col.error(field, "must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+        return None
+    condition = _mapping(col, field, condition, required=True)
+    if condition is None:
+        return None
+    kinds = [k for k in condition if k in MATCH_KINDS]
+    others = sorted(k for k in condition if k not in MATCH_KINDS)
+    if others or len(kinds) != 1:
+        col.error(field, "must have exactly one of {0}; got {1}".format(
+            ", ".join(MATCH_KINDS), ", ".join(sorted(condition)) or "none"))
+        return None
+    kind = kinds[0]
+    value = condition[kind]
+    if not isinstance(value, str) or value == "":
+        col.error("{0}.{1}".format(field, kind), "must be a non-empty string; got {0!r}".format(
+            value))
+        return None
+    if "`" in value:
+        col.error("{0}.{1}".format(field, kind), "must not contain a backtick (Traefik rules "
+                  "quote values with it); got {0!r}".format(value))
+        return None
+    if kind == "regex":
+        problem = re2_problem(value)
+        if problem:
+            col.error(field + ".regex", "{0}: {1!r}".format(problem, value))
+            return None
+    return {"kind": kind, "value": value}
+
+
+def _parse_session_affinity(col, analysis):
+    """``spec.analysis.sessionAffinity``: the sticky cookie that keeps a user on the version that
+    first answered them; ``{"cookie_name": ..., "max_age": seconds}`` or None."""
+    field = "spec.analysis.sessionAffinity"
+    affinity = _mapping(col, field, analysis.get("sessionAffinity"))
+    if not affinity:
+        return None
+    name = affinity.get("cookieName")
+    if not isinstance(name, str) or not _COOKIE_NAME.match(name):
+        col.error(field + ".cookieName", "is required and must be a cookie name (letters, digits "
+                  "and !#$%&'*+-.^_`|~, no spaces); got {0!r}".format(name))
+    max_age = affinity.get("maxAge")
+    if max_age is None or max_age == 0:
+        # As in Flagger, an unset (or zero) maxAge means one day.
+        max_age = DEFAULT_SESSION_AFFINITY_MAX_AGE
+    else:
+        max_age = _int_field(col, field + ".maxAge", max_age, 1, 2 ** 31 - 1,
+                             default=DEFAULT_SESSION_AFFINITY_MAX_AGE,
+                             meaning=" (seconds the cookie lives)")
+    if affinity.get("primaryCookieName"):
+        col.warn(field + ".primaryCookieName", "is ignored with the traefik provider: Traefik's "
+                 "sticky cookie names the Service that answered, so after a promotion or a "
+                 "rollback it leads back to the primary by itself")
+    return {"cookie_name": name, "max_age": max_age}
+
+
 def _parse_analysis(col, spec, namespace, skip_analysis):
     analysis_field = "spec.analysis"
     raw = spec.get("analysis")
@@ -701,16 +817,18 @@ def _parse_analysis(col, spec, namespace, skip_analysis):
         threshold = _int_field(col, "spec.analysis.threshold", threshold, 1, 10000,
                                default=DEFAULT_THRESHOLD,
                                meaning=" (failed checks before rollback)")
-    if analysis.get("iterations") or analysis.get("match"):
-        col.error("spec.analysis.iterations" if analysis.get("iterations")
-                  else "spec.analysis.match",
-                  "A/B testing and blue/green (iterations, match) are not supported; use "
-                  "stepWeight with maxWeight, or stepWeights")
+    iterations, match = _parse_ab_testing(col, analysis)
     if analysis.get("mirror"):
         col.error("spec.analysis.mirror", "traffic mirroring is not supported yet; remove it "
                   "or set it to false")
     step_weight, max_weight, step_weights, promotion = _parse_weights(col, analysis)
-    if not step_weight and not step_weights and not skip_analysis:
+    if iterations:
+        for key in ("stepWeight", "stepWeights", "maxWeight", "stepWeightPromotion"):
+            if analysis.get(key):
+                col.warn("spec.analysis." + key, "is ignored with spec.analysis.iterations "
+                         "(A/B testing sends every matching request to the canary)")
+        step_weight, max_weight, step_weights, promotion = None, TOTAL_WEIGHT, None, None
+    elif not step_weight and not step_weights and not skip_analysis:
         col.error("spec.analysis.stepWeight", "or spec.analysis.stepWeights is required (the "
                   "canary weights of the analysis)")
     ready = {}
@@ -719,12 +837,12 @@ def _parse_analysis(col, spec, namespace, skip_analysis):
         ready[out] = _int_field(col, "spec.analysis." + key, analysis.get(key), 0, 100,
                                 default=DEFAULT_READY_THRESHOLD,
                                 meaning=" (percent of pods that must be available)")
-    for key in IGNORED_ANALYSIS_FIELDS:
-        if analysis.get(key):
-            col.warn("spec.analysis." + key, "is ignored with the traefik provider")
     steps = weight_steps(step_weight, max_weight, step_weights)
     metrics = _parse_metrics(col, analysis, namespace)
     result = {
+        "session_affinity": _parse_session_affinity(col, analysis),
+        "iterations": iterations,
+        "match": match,
         "interval": interval,
         "interval_seconds": interval_seconds,
         "threshold": threshold,
@@ -801,11 +919,16 @@ def parse_canary(obj, default_namespace="default"):
             "interval": DEFAULT_INTERVAL, "interval_seconds": parse_duration(DEFAULT_INTERVAL),
             "threshold": DEFAULT_THRESHOLD, "max_weight": TOTAL_WEIGHT, "step_weight": None,
             "step_weights": [], "step_weight_promotion": None, "metrics": [], "webhooks": [],
+            "session_affinity": None, "iterations": None, "match": None,
             "alerts": [], "judge": default_judge(), "primary_ready_threshold": DEFAULT_READY_THRESHOLD,
             "canary_ready_threshold": DEFAULT_READY_THRESHOLD,
         }
-    steps = weight_steps(analysis["step_weight"], analysis["max_weight"],
-                         analysis["step_weights"])
+    if analysis["iterations"]:
+        # A/B testing: every iteration sends all matching requests to the canary.
+        steps = [TOTAL_WEIGHT] * analysis["iterations"]
+    else:
+        steps = weight_steps(analysis["step_weight"], analysis["max_weight"],
+                             analysis["step_weights"])
     final = steps[-1] if steps else 0
     parsed = {
         "name": name,

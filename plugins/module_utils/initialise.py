@@ -37,6 +37,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_object,
     get_resource,
     object_metadata,
+    replace_spec,
     replace_with_retry,
     without_flux_keys,
 )
@@ -48,6 +49,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.events import
     event_message,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
+    owner_reference,
     write_status,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
@@ -69,15 +71,6 @@ POLL_SECONDS = 0.5
 INITIALISED_PHASES = ("Initialized", "Waiting", "Progressing", "WaitingPromotion", "Promoting",
                       "Finalising", "Succeeded", "Failed")
 HPA_API_VERSIONS = ("autoscaling/v2", "autoscaling/v2beta2", "autoscaling/v1")
-
-
-def owner_reference(canary_obj):
-    """Ties generated objects to the Canary, so deleting it cleans them up as in Flagger."""
-    metadata = (canary_obj or {}).get("metadata") or {}
-    if not metadata.get("uid"):
-        return None
-    return {"apiVersion": CANARY_API_VERSION, "kind": "Canary", "name": metadata["name"],
-            "uid": metadata["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
 def build_services(canary, target, owner=None, selector_labels=SELECTOR_LABELS):
@@ -371,13 +364,7 @@ class Initialiser(object):
         if self.check_mode:
             return
 
-        def mutate(obj):
-            if obj.get("spec") == desired["spec"]:
-                return None
-            obj["spec"] = desired["spec"]
-            return obj
-
-        replace_with_retry(self.hpa_resource, self.namespace, name, mutate)
+        replace_spec(self.hpa_resource, self.namespace, name, desired["spec"])
 
     def wait_for_primary(self):
         ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,

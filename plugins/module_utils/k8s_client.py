@@ -271,6 +271,17 @@ def replace_with_retry(resource, namespace, name, mutate, attempts=CONFLICT_RETR
         raise DeliveryError(api_error_message(exc, action))
 
 
+def replace_spec(resource, namespace, name, spec, policy=None):
+    """Give the object ``spec`` (guarded by resourceVersion); nothing is written when it has it."""
+    def mutate(obj):
+        if obj.get("spec") == spec:
+            return None
+        obj["spec"] = spec
+        return obj
+
+    return replace_with_retry(resource, namespace, name, mutate, policy=policy)
+
+
 def create_object(resource, namespace, body, policy=None):
     """Create the object; returns it as written.
 
@@ -295,5 +306,35 @@ def create_object(resource, namespace, body, policy=None):
             if existing is not None:
                 return existing
         raise DeliveryError(api_error_message(exc, action))
+    except DynamicApiError as exc:
+        raise DeliveryError(api_error_message(exc, action))
+
+
+def list_objects(resource, namespace, label_selector=None, policy=None):
+    """The objects of one kind in ``namespace`` as plain dicts."""
+    action = "list {0} in {1}".format(resource.kind, namespace)
+    kwargs = {"namespace": namespace}
+    if label_selector:
+        kwargs["label_selector"] = label_selector
+    try:
+        listed = call_with_retry(lambda: resource.get(**kwargs).to_dict(), action, policy)
+    except DynamicApiError as exc:
+        raise DeliveryError(api_error_message(exc, action))
+    return listed.get("items") or []
+
+
+def delete_object(resource, namespace, name, policy=None):
+    """Delete the object; True when it was there, False when it was already gone."""
+    action = "delete {0}".format(_describe(resource, namespace, name))
+
+    def delete():
+        try:
+            resource.delete(name=name, namespace=namespace)
+            return True
+        except NotFoundError:
+            return False
+
+    try:
+        return call_with_retry(delete, action, policy)
     except DynamicApiError as exc:
         raise DeliveryError(api_error_message(exc, action))

@@ -70,6 +70,16 @@ def release_needs(canary, traefik_group, initialized=True, tracked_kinds=(), reg
         Need("update", "coordination.k8s.io", "leases", why="renew the release lock"),
         Need("delete", "coordination.k8s.io", "leases", why="release the lock"),
     ]
+    if (canary.get("analysis") or {}).get("match"):
+        needs.extend([
+            Need("list", traefik_group, "ingressroutes", why="read the rule of the user's route"),
+            Need("get", traefik_group, "ingressroutes", why="read the canary's route"),
+            Need("create", traefik_group, "ingressroutes", why="route matching requests to the canary"),
+            Need("update", traefik_group, "ingressroutes", why="update the canary's route"),
+            Need("delete", traefik_group, "ingressroutes", why="remove the canary's route"),
+            Need("create", traefik_group, "traefikservices", why="route to the canary Service"),
+            Need("delete", traefik_group, "traefikservices", why="remove the route to the canary"),
+        ])
     if register_canary:
         needs.append(Need("create", CANARY_GROUP, "canaries", why="register the Canary"))
     if metric_templates:

@@ -159,6 +159,15 @@ def read_canary(client, namespace, name):
     return get_object(canary_resource(client), namespace, name)
 
 
+def owner_reference(canary_obj):
+    """Ties generated objects to the Canary, so deleting it cleans them up as in Flagger."""
+    metadata = (canary_obj or {}).get("metadata") or {}
+    if not metadata.get("uid"):
+        return None
+    return {"apiVersion": CANARY_API_VERSION, "kind": "Canary", "name": metadata["name"],
+            "uid": metadata["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
 def read_status(client, namespace, name):
     obj = read_canary(client, namespace, name)
     return (obj or {}).get("status") or {}

@@ -78,7 +78,8 @@ options:
   weights:
     description:
       - Run the whole step loop over these canary weights, analysed in turn, each from 0 to 100 and
-        each above the one before, for example C([10, 20, 30]).
+        none below the one before, for example C([10, 20, 30]); A/B testing repeats C(100), one
+        per iteration.
       - The traffic is shifted to each weight (O(set_weight) is implied), then the weight is
         ticked, one O(wait) each, until its checks pass or the loop stops; see RV(steps).
       - A closed C(confirm-traffic-increase) gate is asked again every O(wait) seconds, up to
@@ -582,10 +583,11 @@ def validate_weights(params):
                 params["weight"]))
         return
     weights = params["weights"]
+    # A weight repeats in A/B testing: each iteration is a step at weight 100.
     if not weights or any(not 0 <= w <= 100 for w in weights) or any(
-            b <= a for a, b in zip(weights, weights[1:])):
-        raise InvalidInput("weights must be a non-empty list of integers from 0 to 100, each "
-                           "above the one before; got {0}".format(weights))
+            b < a for a, b in zip(weights, weights[1:])):
+        raise InvalidInput("weights must be a non-empty list of integers from 0 to 100, none "
+                           "below the one before; got {0}".format(weights))
     if params["confirm_timeout"] < 0:
         raise InvalidInput("confirm_timeout must be 0 or more seconds; got {0}".format(
             params["confirm_timeout"]))

@@ -1,6 +1,10 @@
 """What the module tests read of a primary/canary pair that pdtest.apps.deploy_pair built."""
 import json
+import urllib.request
 import uuid
+
+from pdtest.load import versions_through_traefik
+from pdtest.playbooks import run_playbook
 
 
 def get(sandbox, namespace, kind, name):
@@ -49,3 +53,31 @@ def assert_failed_without_changes(sandbox, namespace, run, expected):
         assert fragment in result["msg"], (fragment, result["msg"])
     assert resource_versions(sandbox, namespace) == before
     return result
+
+
+def canary_status(sandbox, namespace, name="podinfo"):
+    """The Canary's status read straight from the API (quicker than a kubectl run); {} when it
+    cannot be read."""
+    url = "{0}/apis/flagger.app/v1beta1/namespaces/{1}/canaries/{2}".format(sandbox.api_url, namespace, name)
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return json.loads(resp.read()).get("status") or {}
+    except OSError:
+        return {}
+
+
+def release_watched(sandbox, canary_file, watcher):
+    """Run a release with ``watcher`` (a thread with ``stop()``) sending traffic all along;
+    returns the run's result and the watcher."""
+    watcher.start()
+    try:
+        result = run_playbook(sandbox, extra_vars={"canary_file": str(canary_file)})
+    finally:
+        watcher.stop()
+    return result, watcher
+
+
+def primary_version(sandbox, namespace):
+    """The one version that answers users through Traefik when no release runs."""
+    (version,) = versions_through_traefik(sandbox, namespace, 10)
+    return version

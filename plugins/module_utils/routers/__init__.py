@@ -4,7 +4,9 @@
 """Routers, one file per way of routing, and the factory that picks one for a Canary.
 
 ``base.py`` holds the interface; ``traefik.py`` what all Traefik routers share;
-``traefik_weighted.py`` the weighted TraefikService that Flagger's traefik provider uses.
+``traefik_weighted.py`` the weighted TraefikService that Flagger's traefik provider uses;
+``traefik_sticky.py`` the same with a sticky cookie (``analysis.sessionAffinity``);
+``traefik_header_match.py`` A/B testing by header or cookie (``analysis.match``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,6 +15,12 @@ __metaclass__ = type
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_header_match import (
+    TraefikHeaderMatchRouter,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_sticky import (
+    TraefikStickyRouter,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
     TraefikWeightedRouter,
@@ -40,4 +48,10 @@ def router_for(client, canary, api_version=None):
     ``api_version`` pins the group/version of the routing objects; unset, it is detected.
     """
     cls = router_class(canary.get("provider"))
+    # A strategy within a provider is chosen by what the Canary's analysis asks for.
+    if cls is TraefikWeightedRouter:
+        for strategy in (TraefikHeaderMatchRouter, TraefikStickyRouter):
+            if strategy.wants(canary):
+                cls = strategy
+                break
     return cls.for_canary(client, canary, api_version=api_version)

@@ -54,8 +54,10 @@ def _entry(service, port, weight):
     return entry
 
 
-def build_weighted_spec(primary_service, canary_service, port, primary_weight, canary_weight):
-    """The ``spec`` of a weighted TraefikService sending traffic to primary and canary.
+def build_weighted_spec(primary_service, canary_service, port, primary_weight, canary_weight,
+                        sticky=None):
+    """The ``spec`` of a weighted TraefikService sending traffic to primary and canary, with
+    ``sticky`` (Traefik's ``weighted.sticky``) when given.
 
     At canary weight 0 the canary entry is left out: Traefik drops a whole weighted service when
     one child has no endpoints, and a canary scaled to zero has none.
@@ -63,7 +65,10 @@ def build_weighted_spec(primary_service, canary_service, port, primary_weight, c
     services = [_entry(primary_service, port, primary_weight)]
     if canary_weight > 0:
         services.append(_entry(canary_service, port, canary_weight))
-    return {"weighted": {"services": services}}
+    weighted = {"services": services}
+    if sticky:
+        weighted["sticky"] = copy.deepcopy(sticky)
+    return {"weighted": weighted}
 
 
 def build_traefik_service(name, namespace, api_version, spec, labels=None, annotations=None,
@@ -146,11 +151,13 @@ def find_port(spec, primary_service, canary_service):
     return None
 
 
-def set_weights(spec, primary_service, canary_service, port, primary_weight, canary_weight):
+def set_weights(spec, primary_service, canary_service, port, primary_weight, canary_weight,
+                sticky=None):
     """A copy of ``spec`` with new weights, keeping everything else it holds (sticky, etc.).
 
     Extra keys on the existing entries (for example ``namespace`` or ``responseForwarding``) are
-    preserved; ``port`` falls back to the port the entries already use.
+    preserved; ``port`` falls back to the port the entries already use. ``sticky``, when given,
+    replaces the ``weighted.sticky`` there is.
     """
     new_spec = copy.deepcopy(spec or {})
     if port is None:
@@ -170,6 +177,8 @@ def set_weights(spec, primary_service, canary_service, port, primary_weight, can
         entry.update(_entry(service, port, weight))
         services.append(entry)
     weighted["services"] = services
+    if sticky:
+        weighted["sticky"] = copy.deepcopy(sticky)
     # Mirroring and weighted are exclusive kinds; a takeover replaces whatever was there.
     new_spec.pop("mirroring", None)
     new_spec["weighted"] = weighted
@@ -203,6 +212,8 @@ class Route(object):
         self.labels = dict(metadata.get("labels") or {})
         self.annotations = dict(metadata.get("annotations") or {})
         self.requested_api_version = api_version
+        # Traefik's weighted.sticky a router wants on the TraefikService; None keeps what is there.
+        self.sticky = None
         # The group/version found served by the first plan; a loop that routes the same
         # TraefikService again does not ask discovery on every write.
         self.resolved_api_version = None
@@ -261,7 +272,7 @@ def plan_route(client, route, canary_weight, create=False, takeover=False):
         if route.port is None:
             raise InvalidInput("port is required to create {0}".format(route.describe()))
         spec = build_weighted_spec(route.primary_service, route.canary_service, route.port,
-                                   weights["primary"], weights["canary"])
+                                   weights["primary"], weights["canary"], route.sticky)
         return RoutePlan(route, api_version, resource, None, spec, None, weights)
 
     spec = current.get("spec") or {}
@@ -279,7 +290,7 @@ def plan_route(client, route, canary_weight, create=False, takeover=False):
         raise InvalidInput(
             "port is required: {0} has no entry to take the port from".format(route.describe()))
     desired = set_weights(spec, route.primary_service, route.canary_service, port,
-                          weights["primary"], weights["canary"])
+                          weights["primary"], weights["canary"], route.sticky)
     return RoutePlan(route, api_version, resource, current, desired, previous, weights)
 
 
@@ -307,7 +318,7 @@ def apply_route(plan, check_mode=False):
             if port is None:
                 port = find_port(source, route.primary_service, route.canary_service)
         desired = set_weights(spec, route.primary_service, route.canary_service, port,
-                              plan.weights["primary"], plan.weights["canary"])
+                              plan.weights["primary"], plan.weights["canary"], route.sticky)
         if desired == spec:
             return None
         obj["spec"] = desired
