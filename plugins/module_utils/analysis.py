@@ -37,14 +37,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.metric_templa
     METRIC_TEMPLATE_API_VERSION,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import (
+    build_provider,
     plan_check,
     run_check,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     canary_names,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
-    PrometheusProvider,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     EVENT_TEMPLATES,
@@ -220,10 +218,10 @@ class ClusterReader(object):
         return revision
 
 
-def evaluate_metrics(canary, prometheus, reader, provider_factory=PrometheusProvider):
+def evaluate_metrics(canary, prometheus, reader, provider_factory=build_provider):
     """Evaluate every metric of the Canary once, through metric_check's planning and judging.
 
-    Each metric costs exactly one provider query. Errors (a missing template, Prometheus down)
+    Each metric costs exactly one provider query. Errors (a missing template or Secret, a provider down)
     are a failed metric with verdict ``error``, as in Flagger, rather than a failed task.
     """
     results = []
@@ -304,7 +302,7 @@ def _emit(client, canary, canary_obj, event, sender, check_mode):
 
 
 def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sender=None,
-             check_mode=False, provider_factory=PrometheusProvider, sleep=time.sleep,
+             check_mode=False, provider_factory=build_provider, sleep=time.sleep,
              traffic_gate=True, tick_id=None, before_write=None):
     """Run one analysis tick at ``weight`` and return the module's result dict.
 

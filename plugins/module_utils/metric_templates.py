@@ -20,9 +20,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     is_dns_label,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.providers import (
+    SUPPORTED_TYPES,
+    provider_class,
+)
 
 METRIC_TEMPLATE_API_VERSION = "flagger.app/v1beta1"
-SUPPORTED_PROVIDERS = ("prometheus",)
+SUPPORTED_PROVIDERS = SUPPORTED_TYPES
 
 # Values that are Kubernetes names: must be DNS labels.
 NAME_VARIABLES = ("name", "namespace", "target", "service", "ingress", "route")
@@ -119,7 +123,7 @@ class MetricTemplate(object):
     """The parts of a Flagger MetricTemplate we use."""
 
     def __init__(self, name, namespace, query, provider_type, address=None, secret_ref=None,
-                 insecure_skip_verify=False):
+                 insecure_skip_verify=False, headers=None):
         self.name = name
         self.namespace = namespace
         self.query = query
@@ -127,6 +131,7 @@ class MetricTemplate(object):
         self.address = address
         self.secret_ref = secret_ref
         self.insecure_skip_verify = insecure_skip_verify
+        self.headers = headers or {}
 
 
 def parse_metric_template(manifest, source="template"):
@@ -147,15 +152,13 @@ def parse_metric_template(manifest, source="template"):
         raise InvalidInput("{0} has no spec.query".format(source))
     provider = spec.get("provider") or {}
     provider_type = provider.get("type", "prometheus")
-    if provider_type not in SUPPORTED_PROVIDERS:
-        raise InvalidInput(
-            "{0} uses spec.provider.type {1!r}; supported: {2}".format(
-                source, provider_type, ", ".join(SUPPORTED_PROVIDERS)))
+    provider_class(provider_type, source)
     secret_ref = provider.get("secretRef") or None
     if secret_ref is not None and not is_dns_label(secret_ref.get("name")):
         raise InvalidInput("{0} spec.provider.secretRef.name must be a Secret name; got {1!r}".format(
             source, secret_ref.get("name")))
     return MetricTemplate(
+        headers=_provider_headers(provider.get("headers"), source),
         name=metadata.get("name"),
         namespace=metadata.get("namespace"),
         query=query,
@@ -164,3 +167,20 @@ def parse_metric_template(manifest, source="template"):
         secret_ref=secret_ref,
         insecure_skip_verify=bool(provider.get("insecureSkipVerify", False)),
     )
+
+
+def _provider_headers(headers, source):
+    """``spec.provider.headers`` (Go's http.Header: a name maps to a list of values) as a dict."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, dict):
+        raise InvalidInput("{0} spec.provider.headers must be a mapping of header names to lists "
+                           "of values".format(source))
+    flat = {}
+    for key, values in headers.items():
+        values = values if isinstance(values, list) else [values]
+        if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
+            raise InvalidInput("{0} spec.provider.headers.{1} must be a string or a list of "
+                               "strings".format(source, key))
+        flat[str(key)] = ", ".join(str(v) for v in values)
+    return flat

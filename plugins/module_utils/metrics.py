@@ -31,11 +31,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
     require_dns_label,
     service_names,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
+from ansible_collections.progressive.delivery.plugins.module_utils.providers import (
+    provider_class,
+    provider_for,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
     DEFAULT_TIMEOUT,
     NoData,
-    PrometheusError,
-    PrometheusProvider,
+    ProviderError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.thresholds import (
     ERROR,
@@ -47,18 +50,20 @@ from ansible_collections.progressive.delivery.plugins.module_utils.thresholds im
 )
 
 PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
-# Keys of a MetricTemplate's provider Secret, as Flagger reads them.
-SECRET_KEYS = ("address", "token", "username", "password")
 
 
 class PlannedCheck(object):
-    """A fully validated check: the rendered PromQL, its display name and provider settings."""
+    """A fully validated check: the rendered query, its display name and provider settings.
 
-    def __init__(self, name, query, provider_settings, builtin=None):
+    ``source`` names the MetricTemplate and its provider for messages (None without a template).
+    """
+
+    def __init__(self, name, query, provider_settings, builtin=None, source=None):
         self.name = name
         self.builtin = builtin
         self.query = query
         self.provider_settings = provider_settings
+        self.source = source
 
 
 def _context(params):
@@ -87,12 +92,20 @@ def _context(params):
     }, canary_service
 
 
-def _decode_secret(secret):
+def _decode_secret(secret, where):
     values = {}
     for key, raw in ((secret or {}).get("data") or {}).items():
-        if key in SECRET_KEYS:
+        try:
             values[key] = base64.b64decode(raw).decode("utf-8").strip()
+        except (TypeError, ValueError):
+            raise InvalidInput("{0}: key {1} is not base64-encoded UTF-8 text".format(where, key))
     return values
+
+
+def template_source(template):
+    """How messages name a MetricTemplate and its provider."""
+    where = "/".join(part for part in (template.namespace, template.name) if part)
+    return "MetricTemplate {0} (provider {1})".format(where or "(unnamed)", template.provider_type)
 
 
 def plan_check(params, load_template_ref=None, read_secret=None, load_template_file=None):
@@ -145,11 +158,41 @@ def plan_check(params, load_template_ref=None, read_secret=None, load_template_f
         name = params.get("name") or template.name or "metric template"
 
     settings = _provider_settings(provider, template, read_secret)
-    return PlannedCheck(name, query, settings, builtin=params.get("metric"))
+    settings["metric_interval"] = context["interval"]
+    return PlannedCheck(name, query, settings, builtin=params.get("metric"),
+                        source=template_source(template) if template is not None else None)
+
+
+def _template_credentials(template, read_secret):
+    """The decoded secretRef Secret of ``template`` ({} without one), checked against what its
+    provider needs; every problem names the template, its provider and the Secret."""
+    source = template_source(template)
+    cls = provider_class(template.provider_type, source)
+    if not template.secret_ref:
+        credentials = {}
+        if cls.missing_credentials(credentials) and cls.secret_required:
+            raise InvalidInput("{0} needs spec.provider.secretRef: {1}".format(
+                source, cls.missing_credentials(credentials)))
+        return credentials
+    secret_name = "{0}/{1}".format(template.namespace, template.secret_ref["name"])
+    try:
+        secret = read_secret(template.namespace, template.secret_ref["name"])
+    except InvalidInput as exc:
+        raise InvalidInput("{0}: cannot read its secretRef Secret {1}: {2}".format(
+            source, secret_name, exc))
+    credentials = _decode_secret(secret, "{0}: secretRef Secret {1}".format(source, secret_name))
+    missing = cls.missing_credentials(credentials)
+    if missing:
+        raise InvalidInput("{0}: secretRef Secret {1} lacks a key the provider reads; {2} "
+                           "(has: {3})".format(source, secret_name, missing,
+                                               ", ".join(sorted(credentials)) or "no keys"))
+    return credentials
 
 
 def _provider_settings(provider, template, read_secret):
     settings = {
+        "type": "prometheus",
+        "credentials": {},
         "address": provider.get("address"),
         "bearer_token": provider.get("bearer_token"),
         "username": provider.get("username"),
@@ -163,8 +206,11 @@ def _provider_settings(provider, template, read_secret):
         raise InvalidInput("provider.type must be prometheus; got {0!r}".format(provider.get("type")))
     if template is not None:
         from_secret = {}
-        if template.secret_ref and read_secret is not None:
-            from_secret = _decode_secret(read_secret(template.namespace, template.secret_ref["name"]))
+        settings["type"] = template.provider_type
+        if read_secret is not None:
+            from_secret = _template_credentials(template, read_secret)
+        settings["credentials"] = from_secret
+        settings["headers"] = dict(template.headers or {}, **settings["headers"])
         # Explicit module options win over the template, which wins over the environment.
         settings["address"] = settings["address"] or from_secret.get("address") or template.address
         if not (settings["bearer_token"] or settings["username"] or settings["password"]):
@@ -173,19 +219,41 @@ def _provider_settings(provider, template, read_secret):
             settings["password"] = from_secret.get("password")
         if template.insecure_skip_verify and provider.get("validate_certs") is None:
             settings["validate_certs"] = False
-    settings["address"] = settings["address"] or os.environ.get(PROMETHEUS_URL_ENV)
+    if settings["type"] == "prometheus":
+        settings["address"] = settings["address"] or os.environ.get(PROMETHEUS_URL_ENV)
     if settings["validate_certs"] is None:
         settings["validate_certs"] = True
     return settings
 
 
-def run_check(plan, threshold_range, fail_on_no_data=True, provider_factory=PrometheusProvider):
+def build_provider(type="prometheus", address=None, credentials=None, bearer_token=None,
+                   username=None, password=None, ca_cert=None, validate_certs=True,
+                   timeout=DEFAULT_TIMEOUT, headers=None, metric_interval=None):
+    """The provider the planned settings describe.
+
+    Prometheus takes the credentials already resolved against the module's own options; the
+    other providers take their Secret's keys as they are.
+    """
+    # pylint: disable=redefined-builtin
+    if type == "prometheus":
+        credentials = dict((key, value) for key, value in (
+            ("token", bearer_token), ("username", username), ("password", password)) if value)
+    return provider_for(type, address, credentials=credentials,
+                        insecure_skip_verify=not validate_certs, timeout=timeout,
+                        headers=headers, metric_interval=metric_interval, ca_cert=ca_cert)
+
+
+def run_check(plan, threshold_range, fail_on_no_data=True, provider_factory=build_provider):
     """Query the provider and judge the value. Returns the module's result dict.
 
     A provider error is raised as DeliveryError carrying ``verdict: error`` so the module fails
-    with Prometheus's own message.
+    with the provider's own message, prefixed with the template and provider when there is one.
     """
-    provider = provider_factory(**plan.provider_settings)
+    prefix = plan.source + ": " if plan.source else ""
+    try:
+        provider = provider_factory(**plan.provider_settings)
+    except InvalidInput as exc:
+        raise InvalidInput(prefix + str(exc))
     result = {
         "changed": False,
         "metric": plan.name,
@@ -193,13 +261,13 @@ def run_check(plan, threshold_range, fail_on_no_data=True, provider_factory=Prom
         "threshold_range": dict((k, v) for k, v in (threshold_range or {}).items() if v is not None),
     }
     try:
-        value = provider.query(plan.query)
+        value = provider.run_query(plan.query)
     except NoData as exc:
         result.update(value=None, verdict=NO_DATA, passed=not fail_on_no_data,
-                      msg=no_data_message(plan.builtin or plan.name, exc.reason))
+                      msg=no_data_message(plan.builtin or plan.name, prefix + exc.reason))
         return result
-    except PrometheusError as exc:
-        raise DeliveryError(str(exc), verdict=ERROR, passed=False, value=None, query=plan.query,
+    except ProviderError as exc:
+        raise DeliveryError(prefix + str(exc), verdict=ERROR, passed=False, value=None, query=plan.query,
                             metric=plan.name)
     # Built-in checks keep Flagger's wording ("success rate 99.10% ...") whatever their name.
     verdict, message = judge(plan.builtin or plan.name, value, threshold_range)

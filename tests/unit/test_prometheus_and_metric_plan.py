@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check, run_check
-from ansible_collections.progressive.delivery.plugins.module_utils.prometheus import (
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.prometheus import (
     NoData,
     PrometheusError,
     PrometheusProvider,
@@ -143,8 +143,9 @@ def test_provider_option_beats_secret_beats_template_beats_environment(monkeypat
 def test_template_ref_is_looked_up_in_the_namespace_by_default():
     asked = []
     params = dict(PARAMS, metric=None, template_ref={"name": "errors", "namespace": None})
+    secret = {"data": {"token": base64.b64encode(b"t").decode()}}
     plan_check(params, load_template_ref=lambda ns, name: asked.append((ns, name)) or TEMPLATE,
-               read_secret=lambda ns, name: {})
+               read_secret=lambda ns, name: secret)
     assert asked == [("test", "errors")]
 
 
@@ -152,7 +153,7 @@ class FakeProvider(object):
     def __init__(self, outcome):
         self.outcome = outcome
 
-    def query(self, promql):
+    def run_query(self, promql):
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome

@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 that records what it receives, for webhook and alert tests.
+"""A real HTTP server on 127.0.0.1 that records what it receives, for webhook, alert and metrics
+provider tests.
 
 Each test starts one through the ``recorder`` fixture factory and it is shut down when the test
 ends, passed or failed.
@@ -7,6 +8,7 @@ ends, passed or failed.
 import json
 import threading
 import time
+from urllib.parse import parse_qsl, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -20,11 +22,21 @@ class Recorded:
     def json(self):
         return json.loads(self.body.decode("utf-8"))
 
+    @property
+    def url_path(self):
+        """The path without its query string."""
+        return urlsplit(self.path).path
+
+    def params(self):
+        """The query string's parameters, each name once."""
+        return dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+
 
 class RecordingServer:
-    """Answers every POST with ``status`` and ``reply`` after ``delay`` seconds.
+    """Answers every GET or POST with ``status`` and ``reply`` after ``delay`` seconds.
 
-    ``statuses`` (a list) overrides ``status`` for successive requests, to test retries.
+    ``statuses`` (a list) overrides ``status`` for successive requests, to test retries. A
+    ``reply`` that is not bytes is sent as JSON.
     """
 
     def __init__(self, status=200, reply=b"ok", delay=0.0, statuses=None):
@@ -45,16 +57,21 @@ class RecordingServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 server.requests.append(
-                    Recorded("POST", self.path, dict(self.headers.items()), body)
+                    Recorded(self.command, self.path, dict(self.headers.items()), body)
                 )
                 if server.delay:
                     time.sleep(server.delay)
                 status = server.statuses.pop(0) if server.statuses else server.status
+                reply, content_type = server.reply, "text/plain"
+                if not isinstance(reply, bytes):
+                    reply, content_type = json.dumps(reply).encode("utf-8"), "application/json"
                 self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(server.reply)))
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
-                self.wfile.write(server.reply)
+                self.wfile.write(reply)
+
+            do_GET = do_POST
 
         ThreadingHTTPServer.daemon_threads = True
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

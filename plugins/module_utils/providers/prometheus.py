@@ -4,7 +4,8 @@
 """How Prometheus is queried: one instant query over the HTTP API.
 
 Thanos, Mimir, Cortex and VictoriaMetrics serve the same ``/api/v1/query`` endpoint, so they work
-through this provider too.
+through this provider too. A secretRef Secret gives ``token`` (a bearer token) or ``username`` and
+``password``, as in Flagger; ours may also give ``address``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,32 +15,34 @@ __metaclass__ = type
 import math
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    DeliveryError,
     InvalidInput,
 )
-
-from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
-    requests,
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
+    DEFAULT_TIMEOUT,
+    MetricProvider,
+    NoData,
+    ProviderError,
+    json_or_none,
+    snippet,
 )
 
-DEFAULT_TIMEOUT = 10
+# Older name of the provider error, kept for the code and tests that use it.
+PrometheusError = ProviderError
 
 
-class PrometheusError(DeliveryError):
-    """Prometheus could not answer the query; the message is Prometheus's own where it gave one."""
+class PrometheusProvider(MetricProvider):
+    type = "prometheus"
+    label = "Prometheus"
+    required_credentials = (("token",), ("username", "password"), ("address",))
 
-
-class NoData(Exception):
-    """The query ran but returned no series, or NaN/Inf."""
-
-    def __init__(self, reason):
-        super(NoData, self).__init__(reason)
-        self.reason = reason
-
-
-class PrometheusProvider(object):
-    def __init__(self, address, bearer_token=None, username=None, password=None, ca_cert=None,
-                 validate_certs=True, timeout=DEFAULT_TIMEOUT, headers=None):
+    def __init__(self, address, credentials=None, insecure_skip_verify=False,
+                 timeout=DEFAULT_TIMEOUT, headers=None, bearer_token=None, username=None,
+                 password=None, ca_cert=None, validate_certs=True):
+        credentials = credentials or {}
+        if not (bearer_token or username or password):
+            bearer_token = credentials.get("token")
+            if not bearer_token:
+                username, password = credentials.get("username"), credentials.get("password")
         if not address:
             raise InvalidInput(
                 "provider.address is required: set it, or the PROMETHEUS_URL environment "
@@ -50,57 +53,40 @@ class PrometheusProvider(object):
         if bearer_token and (username or password):
             raise InvalidInput(
                 "provider.bearer_token and provider.username/password are mutually exclusive")
-        self.address = address.rstrip("/")
-        self.timeout = timeout
-        self.session = requests.Session()
-        self.session.headers.update(headers or {})
+        super(PrometheusProvider, self).__init__(
+            address, credentials, insecure_skip_verify=insecure_skip_verify or not validate_certs,
+            timeout=timeout, headers=headers)
         if bearer_token:
             self.session.headers["Authorization"] = "Bearer {0}".format(bearer_token)
         elif username or password:
             self.session.auth = (username or "", password or "")
-        self.session.verify = ca_cert if (ca_cert and validate_certs) else validate_certs
+        if ca_cert and self.session.verify:
+            self.session.verify = ca_cert
 
-    def query(self, promql):
-        """Run an instant query; return a float, or raise NoData / PrometheusError."""
-        url = self.address + "/api/v1/query"
-        try:
-            response = self.session.post(url, data={"query": promql}, timeout=self.timeout)
-        except requests.exceptions.Timeout:
-            raise PrometheusError(
-                "Prometheus at {0} did not answer within {1}s".format(self.address, self.timeout))
-        except requests.exceptions.RequestException as exc:
-            raise PrometheusError(
-                "Cannot reach Prometheus at {0}: {1}".format(self.address, _root_cause(exc)))
-        return parse_query_response(response.status_code, _json_or_none(response), response.text,
+    def run_query(self, query):
+        """Run an instant query; return a float, or raise NoData / ProviderError."""
+        response = self.request("POST", self.address + "/api/v1/query", data={"query": query})
+        return parse_query_response(response.status_code, json_or_none(response), response.text,
                                     self.address)
 
+    # The name this method had before the provider interface.
+    query = run_query
 
-def _json_or_none(response):
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _root_cause(exc):
-    # requests wraps urllib3 errors several levels deep; the innermost one says what happened.
-    while True:
-        inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else None
-        inner = getattr(inner, "reason", inner)
-        if not isinstance(inner, Exception) or inner is exc:
-            return str(exc)
-        exc = inner
+    def is_online(self):
+        value = self.run_query("vector(1)")
+        if value != 1:
+            raise ProviderError("{0} answered vector(1) with {1}".format(self.name, value))
+        return True
 
 
 def parse_query_response(status_code, body, text, address="Prometheus"):
     """Turn an ``/api/v1/query`` answer into a float (pure, for tests)."""
     if not isinstance(body, dict):
-        snippet = (text or "").strip().splitlines()[0][:200] if (text or "").strip() else ""
-        raise PrometheusError(
+        raise ProviderError(
             "{0} answered HTTP {1} without a Prometheus API response{2}".format(
-                address, status_code, (": " + snippet) if snippet else ""))
+                address, status_code, snippet(text)))
     if body.get("status") != "success":
-        raise PrometheusError("Prometheus query failed ({0}): {1}".format(
+        raise ProviderError("Prometheus query failed ({0}): {1}".format(
             body.get("errorType", "HTTP {0}".format(status_code)), body.get("error", "no message")))
     data = body.get("data") or {}
     result_type = data.get("resultType")
@@ -111,12 +97,12 @@ def parse_query_response(status_code, body, text, address="Prometheus"):
         if not result:
             raise NoData("the query returned no series")
         if len(result) > 1:
-            raise PrometheusError(
+            raise ProviderError(
                 "the query returned {0} series, expected one; aggregate it, for example with "
                 "sum(...)".format(len(result)))
         raw = result[0]["value"][1]
     else:
-        raise PrometheusError(
+        raise ProviderError(
             "the query returned a {0}, expected an instant vector or scalar".format(result_type))
     value = float(raw)
     if math.isnan(value) or math.isinf(value):

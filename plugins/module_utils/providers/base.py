@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every metrics provider offers, in the shape of Flagger's ``pkg/metrics/providers``.
+
+A provider runs one query and returns one number (Flagger's ``RunQuery``), or says there was no
+value (``NoData``, Flagger's ``ErrNoValuesFound``), or that it could not answer
+(``ProviderError``). ``is_online`` is Flagger's ``IsOnline``. A provider is built from a
+MetricTemplate's ``spec.provider`` (address, insecureSkipVerify, headers) and the decoded data of
+the Secret its ``secretRef`` names (``credentials``, possibly empty); it never prints them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
+    DeliveryError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
+    requests,
+)
+
+DEFAULT_TIMEOUT = 10
+DEFAULT_METRIC_INTERVAL = "1m"
+
+
+class ProviderError(DeliveryError):
+    """The provider could not be reached or could not answer the query; the message says which
+    and quotes the provider's own words where it gave any."""
+
+
+class NoData(Exception):
+    """The query ran but returned no value (no series, an empty answer, NaN or Inf)."""
+
+    def __init__(self, reason):
+        super(NoData, self).__init__(reason)
+        self.reason = reason
+
+
+class MetricProvider(object):
+    """One kind of metrics backend; subclasses set ``type`` and implement ``run_query`` and
+    ``is_online``.
+
+    ``metric_interval`` is the Canary metric's ``interval`` (a duration such as ``1m``), for the
+    providers that ask for a time window, as Flagger passes it to their constructors; the factory
+    sets it after construction.
+    """
+
+    type = None
+    # How messages call the provider ("Cannot reach <label> at <address>").
+    label = None
+    # What the Secret named by secretRef must hold, checked before any query: a tuple of
+    # alternatives, each a tuple of keys that must all be present. Empty: nothing is required.
+    required_credentials = ()
+    # Whether a template of this type must name a Secret (the service always needs a key).
+    secret_required = False
+
+    def __init__(self, address, credentials=None, insecure_skip_verify=False,
+                 timeout=DEFAULT_TIMEOUT, headers=None):
+        self.address = (address or "").rstrip("/")
+        self.credentials = dict(credentials or {})
+        self.insecure_skip_verify = bool(insecure_skip_verify)
+        self.timeout = timeout or DEFAULT_TIMEOUT
+        self.metric_interval = DEFAULT_METRIC_INTERVAL
+        self.session = requests.Session()
+        self.session.headers.update(headers or {})
+        self.session.verify = not self.insecure_skip_verify
+
+    def run_query(self, query):
+        """Run ``query``; return a float, or raise NoData or ProviderError."""
+        raise NotImplementedError
+
+    def is_online(self):
+        """True when the provider answers; raises ProviderError when it does not."""
+        raise NotImplementedError
+
+    @classmethod
+    def missing_credentials(cls, credentials):
+        """A sentence naming what the Secret lacks, or None when it is enough."""
+        if not cls.required_credentials:
+            return None
+        present = set(k for k, v in (credentials or {}).items() if v)
+        for keys in cls.required_credentials:
+            if set(keys) <= present:
+                return None
+        return "it needs the key{0} {1}".format(
+            "s" if len(cls.required_credentials) > 1 or len(cls.required_credentials[0]) > 1
+            else "", " or ".join(" and ".join(keys) for keys in cls.required_credentials))
+
+    @property
+    def name(self):
+        label = self.label or self.type
+        return "{0} at {1}".format(label, self.address) if self.address else label
+
+    def request(self, method, url, **kwargs):
+        """Send one HTTP request; an unreachable provider becomes a ProviderError."""
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            return self.session.request(method, url, **kwargs)
+        except requests.exceptions.Timeout:
+            raise ProviderError("{0} did not answer within {1}s".format(self.name, self.timeout))
+        except requests.exceptions.RequestException as exc:
+            raise ProviderError("Cannot reach {0}: {1}".format(self.name, root_cause(exc)))
+
+    def json_answer(self, response, what="JSON"):
+        """The decoded JSON body of a 2xx answer; anything else is a ProviderError quoting it."""
+        body = json_or_none(response)
+        if response.status_code // 100 != 2 or body is None:
+            raise ProviderError("{0} answered HTTP {1}{2}{3}".format(
+                self.name, response.status_code,
+                "" if body is not None else " without {0}".format(what),
+                snippet(response.text)))
+        return body
+
+
+def json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def snippet(text, limit=200):
+    """``: <first line of text>`` (shortened), or an empty string."""
+    text = (text or "").strip()
+    return (": " + text.splitlines()[0][:limit]) if text else ""
+
+
+def root_cause(exc):
+    # requests wraps urllib3 errors several levels deep; the innermost one says what happened.
+    while True:
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else None
+        inner = getattr(inner, "reason", inner)
+        if not isinstance(inner, Exception) or inner is exc:
+            return str(exc)
+        exc = inner
