@@ -18,11 +18,19 @@ from ansible_collections.progressive.delivery.plugins.module_utils.providers.bas
     DEFAULT_METRIC_INTERVAL,
     DEFAULT_TIMEOUT,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.graphite import (
+    GraphiteProvider,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.influxdb import (
+    InfluxDBProvider,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.prometheus import (
     PrometheusProvider,
 )
 
 PROVIDERS = dict((cls.type, cls) for cls in (
+    GraphiteProvider,
+    InfluxDBProvider,
     PrometheusProvider,
 ))
 SUPPORTED_TYPES = tuple(sorted(PROVIDERS))
