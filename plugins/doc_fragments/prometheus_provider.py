@@ -16,15 +16,20 @@ options:
       - The metrics provider to query.
       - The alias C(prometheus) is the name this option had in
         M(progressive.delivery.canary_analysis).
-      - Anything that serves Prometheus's C(/api/v1/query) endpoint works, for example Prometheus,
-        Thanos, Mimir, Cortex or VictoriaMetrics.
+      - Built-in checks and inline queries ask Prometheus; anything that serves Prometheus's
+        C(/api/v1/query) endpoint works, for example Prometheus, Thanos, Mimir, Cortex or
+        VictoriaMetrics.
+      - A MetricTemplate's C(spec.provider.type) chooses the provider of that template; then
+        O(provider.address), O(provider.headers), O(provider.timeout), O(provider.ca_cert) and
+        O(provider.validate_certs) still apply, and the credential options only to C(prometheus).
     type: dict
     default: {}
     aliases: [prometheus]
     suboptions:
       type:
         description:
-          - Provider type. Only C(prometheus) is supported.
+          - Provider type of built-in checks and inline queries. Only C(prometheus); a
+            MetricTemplate names its own provider in C(spec.provider.type).
         type: str
         choices: [prometheus]
         default: prometheus
@@ -64,6 +69,7 @@ options:
       headers:
         description:
           - Extra HTTP headers sent with every query, for example C(X-Scope-OrgID) for Mimir.
+          - They are merged over a MetricTemplate's C(spec.provider.headers), and win.
           - Treated as secret and never logged, since such headers often carry credentials.
         type: dict
 """

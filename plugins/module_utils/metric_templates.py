@@ -123,7 +123,7 @@ class MetricTemplate(object):
     """The parts of a Flagger MetricTemplate we use."""
 
     def __init__(self, name, namespace, query, provider_type, address=None, secret_ref=None,
-                 insecure_skip_verify=False, headers=None):
+                 insecure_skip_verify=False, headers=None, region=None):
         self.name = name
         self.namespace = namespace
         self.query = query
@@ -132,6 +132,7 @@ class MetricTemplate(object):
         self.secret_ref = secret_ref
         self.insecure_skip_verify = insecure_skip_verify
         self.headers = headers or {}
+        self.region = region
 
 
 def parse_metric_template(manifest, source="template"):
@@ -159,6 +160,7 @@ def parse_metric_template(manifest, source="template"):
             source, secret_ref.get("name")))
     return MetricTemplate(
         headers=_provider_headers(provider.get("headers"), source),
+        region=provider.get("region"),
         name=metadata.get("name"),
         namespace=metadata.get("namespace"),
         query=query,

@@ -207,6 +207,7 @@ def _provider_settings(provider, template, read_secret):
     if template is not None:
         from_secret = {}
         settings["type"] = template.provider_type
+        settings["region"] = template.region
         if read_secret is not None:
             from_secret = _template_credentials(template, read_secret)
         settings["credentials"] = from_secret
@@ -228,7 +229,7 @@ def _provider_settings(provider, template, read_secret):
 
 def build_provider(type="prometheus", address=None, credentials=None, bearer_token=None,
                    username=None, password=None, ca_cert=None, validate_certs=True,
-                   timeout=DEFAULT_TIMEOUT, headers=None, metric_interval=None):
+                   timeout=DEFAULT_TIMEOUT, headers=None, metric_interval=None, region=None):
     """The provider the planned settings describe.
 
     Prometheus takes the credentials already resolved against the module's own options; the
@@ -240,7 +241,8 @@ def build_provider(type="prometheus", address=None, credentials=None, bearer_tok
             ("token", bearer_token), ("username", username), ("password", password)) if value)
     return provider_for(type, address, credentials=credentials,
                         insecure_skip_verify=not validate_certs, timeout=timeout,
-                        headers=headers, metric_interval=metric_interval, ca_cert=ca_cert)
+                        headers=headers, metric_interval=metric_interval, ca_cert=ca_cert,
+                        region=region)
 
 
 def run_check(plan, threshold_range, fail_on_no_data=True, provider_factory=build_provider):

@@ -9,13 +9,19 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: metric_check
-short_description: Run one metric gate against Prometheus and judge it with a threshold range
+short_description: Run one metric gate against a metrics provider and judge it with a threshold range
 version_added: 0.1.0
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 description:
-  - Runs one instant query against a Prometheus-compatible provider and compares the value with
-    O(threshold_range), the way one entry of a Flagger Canary's C(analysis.metrics) does.
+  - Runs one query against a metrics provider and compares the value with O(threshold_range), the
+    way one entry of a Flagger Canary's C(analysis.metrics) does.
+  - Built-in checks and O(query) ask a Prometheus-compatible provider. A C(MetricTemplate) asks the
+    provider its C(spec.provider.type) names, as in Flagger - C(prometheus), C(influxdb),
+    C(graphite), C(datadog), C(newrelic), C(stackdriver), C(dynatrace), C(splunk), C(cloudwatch) -
+    or C(json), our generic JSON web
+    provider (an HTTP GET or POST and a JMESPath expression). The collection's
+    C(docs/providers.md) shows a template for each.
   - The query comes from exactly one of O(metric) (a built-in Traefik check), O(query) (your own
     PromQL), O(template) (a Flagger C(MetricTemplate) manifest or file), or O(template_ref)
     (a C(MetricTemplate) read from the cluster).
@@ -73,9 +79,14 @@ options:
   template_ref:
     description:
       - A C(MetricTemplate) to read from the cluster, like Flagger's C(templateRef).
-      - The template's C(spec.provider.secretRef), if any, is read from the template's namespace;
-        its C(address), C(token), C(username) and C(password) keys are used unless the
-        corresponding O(provider) options are set.
+      - The template's C(spec.provider.secretRef), if any, is read from the template's namespace
+        and handed to its provider, never logged or returned. For C(prometheus) its C(address),
+        C(token), C(username) and C(password) keys are used unless the corresponding O(provider)
+        options are set; the other providers read the keys Flagger reads (C(datadog_api_key) and
+        C(datadog_application_key) for Datadog, for example).
+      - A missing Secret, a Secret without the keys the provider reads, an unreachable provider and
+        a query without data each fail the check with a message naming the template and its
+        provider.
     type: dict
     suboptions:
       name:
@@ -171,6 +182,8 @@ requirements:
   - python >= 3.9
   - requests >= 2.28
   - kubernetes >= 24.2.0 (only for O(template_ref))
+  - jmespath >= 1.0 (only for templates of the C(json) provider)
+  - cryptography (only for templates of the C(stackdriver) provider)
 """
 
 EXAMPLES = r"""
@@ -215,6 +228,16 @@ EXAMPLES = r"""
   register: not_found
   failed_when: false
 
+- name: A Datadog MetricTemplate in the cluster; its Secret holds datadog_api_key and datadog_application_key
+  progressive.delivery.metric_check:
+    template_ref:
+      name: datadog-error-rate
+    namespace: test
+    target: podinfo
+    interval: 1m
+    threshold_range:
+      max: 1
+
 - name: A custom query; raw keeps Ansible from templating the module's own placeholders
   progressive.delivery.metric_check:
     name: error budget
@@ -252,7 +275,7 @@ metric:
   type: str
   sample: request-success-rate
 query:
-  description: The PromQL that was sent, after rendering.
+  description: The query that was sent (PromQL, or the template provider's query), after rendering.
   returned: when the query could be built
   type: str
   sample: sum(rate(traefik_service_requests_total{service="test-podinfo-canary-80@kubernetescrd"}[1m]))

@@ -4,8 +4,6 @@ import base64
 
 import pytest
 
-from pdtest.http_recorder import RecordingServer
-
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check, run_check
 from ansible_collections.progressive.delivery.plugins.module_utils.providers import (
@@ -18,21 +16,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.providers.bas
     ProviderError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.prometheus import PrometheusProvider
-
-
-@pytest.fixture
-def server():
-    started = []
-
-    def start(**kwargs):
-        started.append(RecordingServer(**kwargs))
-        return started[-1]
-
-    try:
-        yield start
-    finally:
-        for one in started:
-            one.stop()
 
 
 def b64(text):

@@ -1,9 +1,6 @@
-"""InfluxDB (InfluxQL) and Graphite (render API) answers turned into one number, and the requests
-the providers send, checked by a local HTTP server that records them."""
+"""InfluxDB (InfluxQL and Flux) and Graphite (render API) answers turned into one number, and the
+requests the providers send, checked by a local HTTP server that records them."""
 import base64
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -89,67 +86,19 @@ def test_graphite_answer_that_is_not_series_is_an_error():
         last_datapoint({"error": "x"})
 
 
-class Recorder:
-    """A local server answering every GET with one canned (status, body) and recording it."""
-
-    def __init__(self, status, body):
-        self.requests = []
-        self.bodies = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                recorder.bodies.append(self.rfile.read(length))
-                self.do_GET()
-
-            def do_GET(self):
-                recorder.requests.append((self.path, dict(self.headers.items())))
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:{0}".format(self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(status, body):
-        servers.append(Recorder(status, body))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
 def basic(user, password):
     return "Basic " + base64.b64encode("{0}:{1}".format(user, password).encode()).decode()
 
 
-def test_graphite_request_is_a_render_get_with_json_format_and_basic_auth(serve):
-    server = serve(200, [{"target": "x", "datapoints": [[42, 1], [None, 2]]}])
-    provider = GraphiteProvider(server.url + "/graphite", {"username": "u", "password": "p"})
+def test_graphite_request_is_a_render_get_with_json_format_and_basic_auth(server):
+    srv = server(status=200, reply=[{"target": "x", "datapoints": [[42, 1], [None, 2]]}])
+    provider = GraphiteProvider(srv.url + "/graphite", {"username": "u", "password": "p"})
 
     value = provider.run_query("target=sumSeries(app.*.errors)\n  &from=-1min&until=now&format=png")
 
     assert value == 42.0
-    path, headers = server.requests[0]
+    request = srv.requests[0]
+    path, headers = request.path, request.headers
     parts = urlsplit(path)
     assert parts.path == "/graphite/render"
     assert parse_qsl(parts.query) == [("target", "sumSeries(app.*.errors)"), ("from", "-1min"),
@@ -157,27 +106,28 @@ def test_graphite_request_is_a_render_get_with_json_format_and_basic_auth(serve)
     assert headers["Authorization"] == basic("u", "p")
 
 
-def test_graphite_error_answer_is_quoted(serve):
-    server = serve(400, b"Invalid target: no such function\n")
+def test_graphite_error_answer_is_quoted(server):
+    srv = server(status=400, reply=b"Invalid target: no such function\n")
     with pytest.raises(ProviderError, match="HTTP 400: Invalid target: no such function"):
-        GraphiteProvider(server.url).run_query("target=nosuch(a)")
+        GraphiteProvider(srv.url).run_query("target=nosuch(a)")
 
 
-def test_graphite_query_without_target_is_refused_before_any_request(serve):
-    server = serve(200, [])
+def test_graphite_query_without_target_is_refused_before_any_request(server):
+    srv = server(status=200, reply=[])
     with pytest.raises(ProviderError, match="at least one target"):
-        GraphiteProvider(server.url).run_query("from=-1min")
-    assert server.requests == []
+        GraphiteProvider(srv.url).run_query("from=-1min")
+    assert srv.requests == []
 
 
-def test_influxql_request_keeps_the_address_parameters_and_sends_basic_auth(serve):
-    server = serve(200, influx_answer({"name": "r", "columns": ["time", "v"], "values": [[1, 3]]}))
-    provider = InfluxDBProvider(server.url + "?db=traefik&rp=autogen",
+def test_influxql_request_keeps_the_address_parameters_and_sends_basic_auth(server):
+    srv = server(status=200, reply=influx_answer({"name": "r", "columns": ["time", "v"], "values": [[1, 3]]}))
+    provider = InfluxDBProvider(srv.url + "?db=traefik&rp=autogen",
                                 {"username": "reader", "password": "s3cret"})
 
     assert provider.run_query('SELECT sum("errors")\n  FROM "r"') == 3.0
 
-    path, headers = server.requests[0]
+    request = srv.requests[0]
+    path, headers = request.path, request.headers
     parts = urlsplit(path)
     assert parts.path == "/query"
     assert parse_qsl(parts.query) == [("db", "traefik"), ("rp", "autogen"),
@@ -186,10 +136,10 @@ def test_influxql_request_keeps_the_address_parameters_and_sends_basic_auth(serv
     assert "s3cret" not in provider.name
 
 
-def test_influxdb_refusal_quotes_its_error(serve):
-    server = serve(401, {"error": "authorization failed"})
+def test_influxdb_refusal_quotes_its_error(server):
+    srv = server(status=401, reply={"error": "authorization failed"})
     with pytest.raises(ProviderError, match=r"refused the query \(HTTP 401\): authorization failed"):
-        InfluxDBProvider(server.url).run_query("SELECT 1")
+        InfluxDBProvider(srv.url).run_query("SELECT 1")
 
 
 # An answer in the annotated CSV that InfluxDB 2.x's query API documents.
@@ -224,27 +174,28 @@ def test_flux_string_value_is_an_error():
         parse_flux_csv(answer)
 
 
-def test_flux_query_goes_to_the_2x_query_api_with_token_and_org(serve):
-    server = serve(200, FLUX_ANSWER.encode())
-    provider = InfluxDBProvider(server.url, {"token": "t0ken", "org": "acme"})
+def test_flux_query_goes_to_the_2x_query_api_with_token_and_org(server):
+    srv = server(status=200, reply=FLUX_ANSWER.encode())
+    provider = InfluxDBProvider(srv.url, {"token": "t0ken", "org": "acme"})
     query = 'from(bucket: "traefik") |> range(start: -1m) |> sum()'
 
     assert provider.run_query(query) == 1.25
 
-    path, headers = server.requests[0]
+    request = srv.requests[0]
+    path, headers = request.path, request.headers
     parts = urlsplit(path)
     assert parts.path == "/api/v2/query"
     assert parse_qsl(parts.query) == [("org", "acme")]
     assert headers["Authorization"] == "Token t0ken"
-    sent = json.loads(server.bodies[0])
+    sent = request.json()
     assert sent["query"] == query and sent["type"] == "flux"
     assert sent["dialect"]["annotations"] == ["datatype", "group", "default"]
 
 
-def test_flux_refusal_quotes_the_message(serve):
-    server = serve(401, {"code": "unauthorized", "message": "unauthorized access"})
+def test_flux_refusal_quotes_the_message(server):
+    srv = server(status=401, reply={"code": "unauthorized", "message": "unauthorized access"})
     with pytest.raises(ProviderError, match=r"refused the Flux query \(HTTP 401\): unauthorized access"):
-        InfluxDBProvider(server.url, {"token": "x", "org": "o"}).run_query("from(bucket: \"b\") |> last()")
+        InfluxDBProvider(srv.url, {"token": "x", "org": "o"}).run_query("from(bucket: \"b\") |> last()")
 
 
 @pytest.mark.parametrize("cls", [InfluxDBProvider, GraphiteProvider])

@@ -18,20 +18,48 @@ from ansible_collections.progressive.delivery.plugins.module_utils.providers.bas
     DEFAULT_METRIC_INTERVAL,
     DEFAULT_TIMEOUT,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.cloudwatch import (
+    CloudWatchProvider,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.datadog import (
+    DatadogProvider,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.dynatrace import (
+    DynatraceProvider,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.graphite import (
     GraphiteProvider,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.influxdb import (
     InfluxDBProvider,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.json_web import (
+    JsonWebProvider,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.newrelic import (
+    NewRelicProvider,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.prometheus import (
     PrometheusProvider,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.splunk import (
+    SplunkProvider,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.stackdriver import (
+    StackdriverProvider,
 )
 
 PROVIDERS = dict((cls.type, cls) for cls in (
     GraphiteProvider,
     InfluxDBProvider,
     PrometheusProvider,
+    JsonWebProvider,
+    DatadogProvider,
+    NewRelicProvider,
+    StackdriverProvider,
+    DynatraceProvider,
+    SplunkProvider,
+    CloudWatchProvider,
 ))
 SUPPORTED_TYPES = tuple(sorted(PROVIDERS))
 
@@ -46,12 +74,21 @@ def provider_class(provider_type, source="provider"):
 
 
 def provider_for(provider_type, address, credentials=None, insecure_skip_verify=False,
-                 timeout=DEFAULT_TIMEOUT, headers=None, metric_interval=None, ca_cert=None):
-    """A ready provider of ``provider_type`` (Flagger's ``Factory.Provider``)."""
-    provider = provider_class(provider_type)(
-        address, credentials=credentials, insecure_skip_verify=insecure_skip_verify,
-        timeout=timeout, headers=headers)
+                 timeout=DEFAULT_TIMEOUT, headers=None, metric_interval=None, ca_cert=None,
+                 region=None):
+    """A ready provider of ``provider_type`` (Flagger's ``Factory.Provider``).
+
+    A provider that always needs a Secret is refused here, naming the keys, when they are absent.
+    """
+    cls = provider_class(provider_type)
+    missing = cls.missing_credentials(credentials or {}) if cls.secret_required else None
+    if missing:
+        raise InvalidInput("the {0} provider's credentials are incomplete: {1}".format(
+            provider_type, missing))
+    provider = cls(address, credentials=credentials, insecure_skip_verify=insecure_skip_verify,
+                   timeout=timeout, headers=headers)
     provider.metric_interval = metric_interval or DEFAULT_METRIC_INTERVAL
+    provider.region = region
     if ca_cert and provider.session.verify is True:
         provider.session.verify = ca_cert
     return provider

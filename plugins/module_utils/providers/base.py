@@ -14,6 +14,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+import re
+import time
+
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
 )
@@ -23,6 +27,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.requests_comp
 
 DEFAULT_TIMEOUT = 10
 DEFAULT_METRIC_INTERVAL = "1m"
+# Units of a metric interval (a Prometheus duration, which is also valid Go for ms/s/m/h).
+INTERVAL_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800,
+                  "y": 31536000}
+INTERVAL_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
 
 
 class ProviderError(DeliveryError):
@@ -43,8 +51,9 @@ class MetricProvider(object):
     ``is_online``.
 
     ``metric_interval`` is the Canary metric's ``interval`` (a duration such as ``1m``), for the
-    providers that ask for a time window, as Flagger passes it to their constructors; the factory
-    sets it after construction.
+    providers that ask for a time window, as Flagger passes it to their constructors, and
+    ``region`` is the template's ``spec.provider.region`` (CloudWatch); the factory sets both
+    after construction.
     """
 
     type = None
@@ -63,6 +72,7 @@ class MetricProvider(object):
         self.insecure_skip_verify = bool(insecure_skip_verify)
         self.timeout = timeout or DEFAULT_TIMEOUT
         self.metric_interval = DEFAULT_METRIC_INTERVAL
+        self.region = None
         self.session = requests.Session()
         self.session.headers.update(headers or {})
         self.session.verify = not self.insecure_skip_verify
@@ -88,6 +98,22 @@ class MetricProvider(object):
             "s" if len(cls.required_credentials) > 1 or len(cls.required_credentials[0]) > 1
             else "", " or ".join(" and ".join(keys) for keys in cls.required_credentials))
 
+    def now(self):
+        """Seconds since the epoch: the end of a query's time window."""
+        return time.time()
+
+    def interval_seconds(self):
+        """``metric_interval`` in seconds (a float)."""
+        text = self.metric_interval or DEFAULT_METRIC_INTERVAL
+        if not INTERVAL_PART.sub("", text) == "" or not INTERVAL_PART.search(text):
+            raise ProviderError("metric interval {0!r} is not a duration such as 30s or 1m".format(
+                text))
+        return sum(int(n) * INTERVAL_UNITS[unit] for n, unit in INTERVAL_PART.findall(text))
+
+    def error(self, message):
+        """A ProviderError that starts with the provider's name and address."""
+        return ProviderError("{0} {1}".format(self.name, message))
+
     @property
     def name(self):
         label = self.label or self.type
@@ -112,6 +138,19 @@ class MetricProvider(object):
                 "" if body is not None else " without {0}".format(what),
                 snippet(response.text)))
         return body
+
+
+def number(raw, what="the value"):
+    """``raw`` (a number or a numeric string) as a float; NaN and Inf are no data."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ProviderError("{0} is {1!r}, expected a number".format(what, raw))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ProviderError("{0} is {1!r}, expected a number".format(what, raw))
+    if math.isnan(value) or math.isinf(value):
+        raise NoData("{0} is {1}".format(what, raw))
+    return value
 
 
 def json_or_none(response):

@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import math
 import re
 
 from ansible.module_utils.six.moves.urllib.parse import (  # pylint: disable=import-error
@@ -30,6 +29,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.providers.bas
     MetricProvider,
     NoData,
     ProviderError,
+    number,
 )
 
 WHITESPACE = re.compile(r"\s+")
@@ -100,10 +100,4 @@ def last_datapoint(body, name="Graphite"):
                 value = point[0]
     if value is None:
         raise NoData("the query returned no datapoints" if not body else "every datapoint is null")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ProviderError("{0} answered a datapoint value {1!r}, not a number".format(name, value))
-    if math.isnan(number) or math.isinf(number):
-        raise NoData("the query returned {0}".format(value))
-    return number
+    return number(value, "the last datapoint's value")

@@ -22,7 +22,6 @@ __metaclass__ = type
 
 import csv
 import io
-import math
 
 from ansible.module_utils.six.moves.urllib.parse import (  # pylint: disable=import-error
     parse_qsl,
@@ -38,6 +37,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.providers.bas
     MetricProvider,
     NoData,
     ProviderError,
+    number,
 )
 
 
@@ -136,13 +136,7 @@ def parse_influxql_response(status_code, body, name="InfluxDB"):
               if len(row) > column and row[column] is not None]
     if not values:
         raise NoData("the query returned only null values")
-    try:
-        value = float(values[-1])
-    except (TypeError, ValueError):
-        raise ProviderError("{0}: the query returned {1!r}, not a number".format(name, values[-1]))
-    if math.isnan(value) or math.isinf(value):
-        raise NoData("the query returned {0}".format(values[-1]))
-    return value
+    return number(values[-1], "the query's value")
 
 
 def parse_flux_csv(text, name="InfluxDB"):
@@ -173,8 +167,5 @@ def parse_flux_csv(text, name="InfluxDB"):
         if kind not in ("double", "long", "unsignedLong"):
             raise ProviderError("{0}: the first record's _value is a {1} ({2!r}), not a number".format(
                 name, kind, raw))
-        value = float(raw)
-        if math.isnan(value) or math.isinf(value):
-            raise NoData("the query returned {0}".format(raw))
-        return value
+        return number(raw, "the first record's _value")
     raise NoData("the query returned no records")

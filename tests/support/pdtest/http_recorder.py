@@ -36,7 +36,8 @@ class RecordingServer:
     """Answers every GET or POST with ``status`` and ``reply`` after ``delay`` seconds.
 
     ``statuses`` (a list) overrides ``status`` for successive requests, to test retries. A
-    ``reply`` that is not bytes is sent as JSON.
+    ``reply`` that is not bytes is sent as JSON; a callable ``reply`` is asked, with the recorded
+    request, for the reply to that request.
     """
 
     def __init__(self, status=200, reply=b"ok", delay=0.0, statuses=None):
@@ -56,13 +57,13 @@ class RecordingServer:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                server.requests.append(
-                    Recorded(self.command, self.path, dict(self.headers.items()), body)
-                )
+                recorded = Recorded(self.command, self.path, dict(self.headers.items()), body)
+                server.requests.append(recorded)
                 if server.delay:
                     time.sleep(server.delay)
                 status = server.statuses.pop(0) if server.statuses else server.status
-                reply, content_type = server.reply, "text/plain"
+                reply = server.reply(recorded) if callable(server.reply) else server.reply
+                content_type = "text/plain"
                 if not isinstance(reply, bytes):
                     reply, content_type = json.dumps(reply).encode("utf-8"), "application/json"
                 self.send_response(status)
