@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the demo and the benchmarks need on a new Debian machine:
-# the Debian packages (Prometheus, hey, util-linux for unshare, iproute2, curl), the project venv,
+# the Debian packages (Prometheus, hey, util-linux for unshare, iproute2, curl, InfluxDB,
+# Graphite), the project venv,
 # the real control plane and Flagger (built once per machine into a cache outside the checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,11 @@ command -v pandoc >/dev/null 2>&1 || need_apt+=(pandoc)
 { command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need_apt+=(util-linux)
 # The real control plane's pods live in network namespaces on a bridge of ours.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# The sandbox's InfluxDB 1.x and Graphite (carbon-cache and the render API): the tests that ask
+# for them start their own processes on free loopback ports; the system services are not used.
+command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
+command -v carbon-cache >/dev/null 2>&1 || need_apt+=(graphite-carbon)
+[ -f /usr/lib/python3/dist-packages/graphite/wsgi.py ] || need_apt+=(graphite-web)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo

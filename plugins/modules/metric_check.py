@@ -17,8 +17,9 @@ description:
   - Runs one query against a metrics provider and compares the value with O(threshold_range), the
     way one entry of a Flagger Canary's C(analysis.metrics) does.
   - Built-in checks and O(query) ask a Prometheus-compatible provider. A C(MetricTemplate) asks the
-    provider its C(spec.provider.type) names, as in Flagger - C(prometheus), C(datadog),
-    C(newrelic), C(stackdriver), C(dynatrace), C(splunk), C(keptn), C(cloudwatch) - or C(json), our generic JSON web
+    provider its C(spec.provider.type) names, as in Flagger - C(prometheus), C(influxdb),
+    C(graphite), C(datadog), C(newrelic), C(stackdriver), C(dynatrace), C(splunk), C(keptn),
+    C(cloudwatch) - or C(json), our generic JSON web
     provider (an HTTP GET or POST and a JMESPath expression). The collection's
     C(docs/providers.md) shows a template for each.
   - With O(compare) instead of O(threshold_range), the same Prometheus query is run for the

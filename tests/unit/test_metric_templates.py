@@ -97,8 +97,8 @@ def test_parses_a_flagger_metric_template():
 def test_other_providers_are_refused_by_name():
     manifest = dict(ARTICLE_TEMPLATE, spec={"provider": {"type": "externalmetrics"}, "query": "x"})
     with pytest.raises(InvalidInput, match="uses spec.provider.type 'externalmetrics'; supported: "
-                                           "cloudwatch, datadog, dynatrace, json, keptn, newrelic, prometheus, splunk, "
-                                           "stackdriver"):
+                                           "cloudwatch, datadog, dynatrace, graphite, influxdb, json, keptn, "
+                                           "newrelic, prometheus, splunk, stackdriver"):
         parse_metric_template(manifest)
 
 

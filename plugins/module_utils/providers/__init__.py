@@ -27,6 +27,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.providers.dat
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.dynatrace import (
     DynatraceProvider,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.graphite import (
+    GraphiteProvider,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.influxdb import (
+    InfluxDBProvider,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.json_web import (
     JsonWebProvider,
 )
@@ -47,6 +53,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.providers.sta
 )
 
 PROVIDERS = dict((cls.type, cls) for cls in (
+    GraphiteProvider,
+    InfluxDBProvider,
     PrometheusProvider,
     JsonWebProvider,
     DatadogProvider,

@@ -240,6 +240,20 @@ def sandbox():
         yield sb
 
 
+@pytest.fixture(scope="module")
+def time_series_stores(sandbox):
+    """InfluxDB and Graphite (Debian's servers) fed from this sandbox's Traefik, for the tests of one
+    module; started only when a test asks, stopped by PID afterwards (``runtime/tsdb.py``)."""
+    from .daemon import free_ports
+    from .runtime.tsdb import TimeSeriesStores
+
+    stores = TimeSeriesStores(sandbox.dir, sandbox.env["TRAEFIK_METRICS_URL"], free_ports).start()
+    try:
+        yield stores
+    finally:
+        stores.stop()
+
+
 @pytest.fixture
 def namespace(sandbox):
     name = f"t-{uuid.uuid4().hex[:8]}"
