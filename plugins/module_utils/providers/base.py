@@ -18,8 +18,13 @@ import math
 import re
 import time
 
+from ansible.module_utils.six.moves.urllib.parse import (  # pylint: disable=import-error
+    urlsplit,
+)
+
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
+    InvalidInput,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
     requests,
@@ -176,3 +181,13 @@ def root_cause(exc):
         if not isinstance(inner, Exception) or inner is exc:
             return str(exc)
         exc = inner
+
+
+def http_url_parts(address, provider_type):
+    """``urlsplit`` of a provider's address, which must be an http:// or https:// URL."""
+    parts = urlsplit(address or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(
+            "spec.provider.address of a {0} template must be an http:// or https:// URL; "
+            "got {1!r}".format(provider_type, address))
+    return parts

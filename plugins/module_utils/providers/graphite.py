@@ -18,17 +18,14 @@ import re
 
 from ansible.module_utils.six.moves.urllib.parse import (  # pylint: disable=import-error
     parse_qsl,
-    urlsplit,
 )
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    InvalidInput,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
     DEFAULT_TIMEOUT,
     MetricProvider,
     NoData,
     ProviderError,
+    http_url_parts,
     number,
 )
 
@@ -45,11 +42,7 @@ class GraphiteProvider(MetricProvider):
         super(GraphiteProvider, self).__init__(
             address, credentials, insecure_skip_verify=insecure_skip_verify, timeout=timeout,
             headers=headers)
-        parts = urlsplit(self.address)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidInput(
-                "spec.provider.address of a graphite template must be an http:// or https:// "
-                "URL; got {0!r}".format(address))
+        parts = http_url_parts(self.address, self.type)
         if self.credentials.get("username") and self.credentials.get("password"):
             self.session.auth = (self.credentials["username"], self.credentials["password"])
 

@@ -25,18 +25,15 @@ import io
 
 from ansible.module_utils.six.moves.urllib.parse import (  # pylint: disable=import-error
     parse_qsl,
-    urlsplit,
     urlunsplit,
 )
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    InvalidInput,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
     DEFAULT_TIMEOUT,
     MetricProvider,
     NoData,
     ProviderError,
+    http_url_parts,
     number,
 )
 
@@ -51,11 +48,7 @@ class InfluxDBProvider(MetricProvider):
         super(InfluxDBProvider, self).__init__(
             address, credentials, insecure_skip_verify=insecure_skip_verify, timeout=timeout,
             headers=headers)
-        parts = urlsplit(self.address)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidInput(
-                "spec.provider.address of an influxdb template must be an http:// or https:// "
-                "URL; got {0!r}".format(address))
+        parts = http_url_parts(self.address, self.type)
         # Query parameters of the address (db, rp) go with every query; the path is kept as a prefix.
         self.base_params = parse_qsl(parts.query, keep_blank_values=True)
         self.base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
