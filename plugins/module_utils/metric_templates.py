@@ -38,8 +38,16 @@ DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 # add a selector.
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]{0,253}$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
-EXPRESSION = re.compile(r"^\s*(variables\.)?([A-Za-z_][A-Za-z0-9_-]*)\s*$")
+# A Go template action: ``{{`` with an optional trim marker ``- `` (dash and space), its body, and
+# ``}}`` with an optional `` -`` before it. Flagger renders queries with Go's text/template and
+# functions named after the built-in variables.
+PLACEHOLDER = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
+# The forms we render: ``name``; ``variables.x`` or ``(variables).x``; ``index variables "x"``.
+EXPRESSION = re.compile(r"^\s*(variables\.|\(\s*variables\s*\)\.)?([A-Za-z_][A-Za-z0-9_-]*)\s*$")
+INDEX_EXPRESSION = re.compile(r'^\s*index\s+\(?\s*variables\s*\)?\s+"([^"\\]*)"\s*$')
+COMMENT = re.compile(r"^/\*.*\*/$", re.S)
+CONTROL_WORDS = ("if", "else", "end", "range", "with", "define", "template", "block", "break",
+                 "continue")
 
 
 def validate_interval(value, field="interval"):
@@ -90,15 +98,20 @@ def render_query(query, context, variables=None):
                 "characters) to be used in a query; got {1!r}".format(key, value))
         values[key] = value
 
-    def substitute(match):
-        expression = EXPRESSION.match(match.group(1))
-        if not expression:
+    def value_of(body, whole):
+        expression = EXPRESSION.match(body)
+        index = INDEX_EXPRESSION.match(body)
+        if index:
+            is_variable, key = True, index.group(1)
+        elif expression:
+            is_variable, key = expression.group(1), expression.group(2)
+        else:
             raise InvalidInput(
-                "unsupported template expression {0}; only {{{{ name }}}}, {{{{ namespace }}}}, "
-                "{{{{ target }}}}, {{{{ service }}}}, {{{{ ingress }}}}, {{{{ route }}}}, "
-                "{{{{ compared_service }}}}, {{{{ interval }}}} and {{{{ variables.X }}}} are "
-                "allowed".format(match.group(0)))
-        is_variable, key = expression.group(1), expression.group(2)
+                "unsupported template expression {0} ({1}); only {{{{ name }}}}, "
+                "{{{{ namespace }}}}, {{{{ target }}}}, {{{{ service }}}}, {{{{ ingress }}}}, "
+                "{{{{ route }}}}, {{{{ interval }}}}, {{{{ variables.X }}}} and "
+                "{{{{ index variables \"X\" }}}} are allowed, with Go's {{{{- -}}}} trim markers "
+                "and comments".format(whole, _construct(body)))
         if is_variable:
             if key not in variables:
                 raise InvalidInput(
@@ -116,10 +129,48 @@ def render_query(query, context, variables=None):
                 "option".format(key))
         return values[key]
 
-    rendered = PLACEHOLDER.sub(substitute, query)
+    # Go's rendering: text between actions as it is, each action replaced by its value; a trim
+    # marker removes the white space on its side of the action.
+    pieces = []
+    position = 0
+    trim_next = False
+    for match in PLACEHOLDER.finditer(query):
+        text = query[position:match.start()]
+        if trim_next:
+            text = text.lstrip()
+        if match.group(1):
+            text = text.rstrip()
+        pieces.append(text)
+        body = match.group(2).strip()
+        if not COMMENT.match(body):
+            pieces.append(value_of(match.group(2), match.group(0)))
+        trim_next = bool(match.group(3))
+        position = match.end()
+    tail = query[position:]
+    pieces.append(tail.lstrip() if trim_next else tail)
+    rendered = "".join(pieces)
     if "{{" in rendered or "}}" in rendered:
         raise InvalidInput("the query has an unterminated template expression: {0}".format(query))
     return rendered
+
+
+def _construct(body):
+    """What a refused template action is, in words a Go template user knows."""
+    words = body.split()
+    if not words:
+        return "an empty action"
+    if "|" in body:
+        return "a pipeline: Flagger's queries only insert values"
+    if words[0] in CONTROL_WORDS:
+        return "the {0} action: conditionals, loops and nested templates are not rendered".format(
+            words[0])
+    if words[0].startswith(".") or words[0].startswith("$"):
+        return ("a field of the template's data: Flagger renders queries without data, so "
+                "{0} is an error there too; write the variable as a function, such as "
+                "{{{{ name }}}} or {{{{ variables.x }}}}".format(words[0]))
+    if len(words) > 1:
+        return "a call of the function {0}: only index is rendered".format(words[0])
+    return "not a variable"
 
 
 class MetricTemplate(object):

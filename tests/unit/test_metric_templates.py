@@ -105,3 +105,31 @@ def test_other_providers_are_refused_by_name():
 def test_a_manifest_of_another_kind_is_refused():
     with pytest.raises(InvalidInput, match="must be a flagger.app/v1beta1 MetricTemplate"):
         parse_metric_template(dict(ARTICLE_TEMPLATE, kind="Canary"))
+
+
+# --- Go's template forms, as Flagger renders them with text/template ---------------------------
+
+def test_go_trim_markers_remove_the_white_space_beside_them():
+    query = 'x{namespace="\n  {{- namespace -}}\n  ",code="{{- variables.code }}"}'
+    assert render_query(query, CONTEXT, {"code": 404}) == 'x{namespace="test",code="404"}'
+
+
+def test_index_and_parenthesised_variables_are_variables():
+    query = '{{ index variables "code" }}/{{ (variables).code }}/{{index (variables) "code"}}'
+    assert render_query(query, CONTEXT, {"code": 404}) == "404/404/404"
+
+
+def test_go_comments_render_as_nothing():
+    assert render_query("a{{/* the canary's namespace */}}b", CONTEXT) == "ab"
+
+
+@pytest.mark.parametrize("expression, construct", [
+    ("{{ .variables.code }}", "Flagger renders queries without data"),
+    ("{{ if true }}x{{ end }}", "the if action"),
+    ("{{ namespace | printf \"%s\" }}", "a pipeline"),
+    ("{{ printf \"%s-canary\" name }}", "a call of the function printf"),
+])
+def test_other_go_constructs_are_refused_naming_them(expression, construct):
+    with pytest.raises(InvalidInput, match="unsupported template expression") as info:
+        render_query(expression, CONTEXT, {"code": "1"})
+    assert construct in str(info.value)
