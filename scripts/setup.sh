@@ -15,6 +15,8 @@ command -v pandoc >/dev/null 2>&1 || need_apt+=(pandoc)
 { command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need_apt+=(util-linux)
 # The real control plane's pods live in network namespaces on a bridge of ours.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# The release report's test opens the HTML page in headless Chromium.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
