@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: start a sandbox of its own in a temporary directory, measure the seven figures of
+# `make bench`: start a sandbox of its own in a temporary directory, measure the eight figures of
 # issue 6 (scripts/bench/run.py), print the table, write docs/performance.md, and stop the sandbox
 # and every process started here by PID -- also on failure or Ctrl-C.
 set -euo pipefail
