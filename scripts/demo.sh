@@ -15,7 +15,12 @@ source "$SANDBOX_DIR/env"
 
 # Releases run as the ServiceAccount of rbac/, as a CI job or AWX would;
 # kubectl runs as the sandbox's admin.
-release() { KUBECONFIG="${SANDBOX_COLLECTION_KUBECONFIG:-$KUBECONFIG}" ansible-playbook playbooks/canary.yml "$@"; }
+# Each step of the analysis prints its line (weight, checks, failed checks, decision) as it happens;
+# each release that analysed writes its report (HTML with plots, JUnit XML) into build/reports.
+release() {
+  KUBECONFIG="${SANDBOX_COLLECTION_KUBECONFIG:-$KUBECONFIG}" ansible-playbook playbooks/canary.yml \
+    -e canary_report_dir="$PWD/build/reports" "$@"
+}
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
@@ -34,11 +39,6 @@ kubectl -n test rollout status deployment/flagger-loadtester --timeout=60s
 
 step "Steady load through Traefik: hey -host app.example.com $TRAEFIK_URL (10 rps, in the background)"
 hey -z 30m -q 5 -c 2 -host app.example.com "$TRAEFIK_URL/" >/dev/null 2>&1 &
-pids+=($!)
-
-step "Events of canary/podinfo as they happen"
-kubectl -n test get events -w --field-selector involvedObject.kind=Canary \
-  -o custom-columns=TYPE:.type,MESSAGE:.message --no-headers &
 pids+=($!)
 
 step "kubectl apply -f podinfo-canary.yaml (the article's Canary) and the first run: initialisation"

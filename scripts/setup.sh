@@ -21,6 +21,8 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
 command -v carbon-cache >/dev/null 2>&1 || need_apt+=(graphite-carbon)
 [ -f /usr/lib/python3/dist-packages/graphite/wsgi.py ] || need_apt+=(graphite-web)
+# The release report's test opens the HTML page in headless Chromium.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo

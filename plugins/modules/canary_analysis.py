@@ -45,6 +45,9 @@ description:
     at the first tick that reaches the threshold, sees the target change or is asked to roll back.
     This saves a module start per step, which on a busy controller costs more than a short
     interval.
+  - The role runs one weight per call (O(weights) of one element), so Ansible prints each step as
+    it happens; RV(line) is that step in one line and RV(ticks) what each tick measured, for a
+    report.
   - A step loop whose ansible-playbook run has died (a killed or cancelled job; ansible-core's
     workers outlive their controller) stops before its next write, within a second when it is
     waiting for an interval to end, and leaves the weight where it is, as any interrupted run
@@ -366,6 +369,51 @@ abandoned:
   returned: when O(weights) is given
   type: bool
   sample: false
+line:
+  description:
+    - With O(weights), the call in one line for a per-step log - the weight, each check's value
+      against its range, the failed checks so far against the threshold and the decision
+      (C(passed), C(halt), C(roll back), C(restart) or C(stopped)).
+  returned: when O(weights) is given, unless in check mode
+  type: str
+  sample: "weight 10: success rate 100.00% >= 99%, request duration 12ms <= 500ms; failed checks 0/2; passed"
+ticks:
+  description: With O(weights), one entry per tick, in order, for a report of the analysis.
+  returned: when O(weights) is given, unless in check mode
+  type: list
+  elements: dict
+  contains:
+    weight:
+      description: The canary weight of the tick.
+      type: int
+    started_at:
+      description: When the tick started waiting its interval (seconds since the epoch).
+      type: float
+    ended_at:
+      description: When the tick was decided (seconds since the epoch).
+      type: float
+    passed:
+      description: Whether the tick passed.
+      type: bool
+    failed_checks:
+      description: The Canary's cumulative failed checks after the tick.
+      type: int
+    metrics:
+      description: As RV(metrics), without the queries.
+      type: list
+      elements: dict
+    webhooks:
+      description: The hooks the tick called - name, type, HTTP status, whether it passed and
+        its message.
+      type: list
+      elements: dict
+    events:
+      description: The Event messages the tick recorded.
+      type: list
+      elements: str
+    msg:
+      description: The tick's line, as RV(msg).
+      type: str
 metrics:
   description: One entry per metric of the Canary, in the Canary's order.
   returned: unless in check mode
@@ -618,6 +666,7 @@ def run(module):
     router = router_for(client, canary, api_version=params["traefik_api_version"])
     if params["weights"] is not None:
         result = run_step_loop(module, client, canary, router, prometheus, sender, watch)
+        result["line"] = step_line(result, canary["analysis"]["threshold"])
     else:
         result = run_one_tick(module, client, canary, router, prometheus, sender)
     result["routed_to_primary"] = False
@@ -669,10 +718,15 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch):
                 return False
         return advance_weight(client, canary, router, weight)
 
+    ticks = []
+
     def tick(weight):
-        return run_tick(client, canary, weight, revision=revision, wait=params["wait"],
-                        prometheus=prometheus, sender=sender, traffic_gate=False,
-                        sleep=watch.sleep, before_write=watch.check)
+        started = time.time()
+        result = run_tick(client, canary, weight, revision=revision, wait=params["wait"],
+                          prometheus=prometheus, sender=sender, traffic_gate=False,
+                          sleep=watch.sleep, before_write=watch.check)
+        ticks.append(tick_record(result, started, time.time()))
+        return result
 
     gate = None
     hooks = canary["analysis"].get("webhooks") or []
@@ -693,11 +747,61 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch):
                         every=lock["lease_duration"] / 3.0)
 
     threshold = canary["analysis"]["threshold"]
-    return run_steps(params["weights"], advance, tick, gate=gate, renew=renew,
-                     # a closed gate is asked again every interval, at least every second
-                     gate_timeout=params["confirm_timeout"], interval=max(params["wait"], 1.0),
-                     max_ticks_per_step=threshold + 1,
-                     sleep=watch.sleep, abandoned=watch)
+    result = run_steps(params["weights"], advance, tick, gate=gate, renew=renew,
+                       # a closed gate is asked again every interval, at least every second
+                       gate_timeout=params["confirm_timeout"], interval=max(params["wait"], 1.0),
+                       max_ticks_per_step=threshold + 1,
+                       sleep=watch.sleep, abandoned=watch)
+    result["ticks"] = ticks
+    return result
+
+
+def tick_record(result, started, ended):
+    """What a report needs of one tick: when, at which weight, each check and hook, the verdict."""
+    return {
+        "weight": result["weight"],
+        "started_at": round(started, 3),
+        "ended_at": round(ended, 3),
+        "passed": bool(result.get("passed")),
+        "failed_checks": int(result.get("failed_checks") or 0),
+        "metrics": _picked(result.get("metrics"), ("name", "value", "passed", "verdict", "msg")),
+        "webhooks": _picked(result.get("webhooks"), ("name", "type", "status", "passed", "msg")),
+        "events": list(result.get("events") or []),
+        "msg": result.get("msg", ""),
+    }
+
+
+def _picked(items, keys):
+    return [dict((key, item.get(key)) for key in keys) for item in items or []]
+
+
+# A step's outcome in a word or two, by the result key that says it, most decisive first.
+DECISIONS = (
+    ("abandoned", "stopped: the run that started it is gone"),
+    ("revision_changed", "restart from weight 0: the target changed"),
+    ("rollback_requested", "roll back: a rollback webhook asked for it"),
+    ("gate_timed_out", "roll back: the confirm-traffic-increase gate stayed closed"),
+    ("threshold_reached", "roll back: failed checks threshold reached"),
+    ("passed", "passed"),
+)
+
+
+def decision_of(result):
+    return next((said for key, said in DECISIONS if result.get(key)), "halt")
+
+
+def step_line(result, threshold):
+    """One line about a call of the step loop: weight, checks, failed checks and decision."""
+    ticks = result.get("ticks") or []
+    where = "weight {0}".format(result.get("weight"))
+    if len(ticks) > 1:
+        where += " (tick {0})".format(len(ticks))
+    checks = [metric["msg"] for metric in result.get("metrics") or [] if metric.get("msg")]
+    checks += [hook["msg"] for hook in result.get("webhooks") or []
+               if hook.get("type") == "rollout" and not hook.get("passed")]
+    return "{0}: {1}; failed checks {2}/{3}; {4}".format(
+        where, ", ".join(checks) or "no checks", int(result.get("failed_checks") or 0), threshold,
+        decision_of(result))
 
 
 def run_one_tick(module, client, canary, router, prometheus, sender):

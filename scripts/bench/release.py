@@ -1,5 +1,5 @@
-"""Figures 1, 4 and 7: one healthy release (10 steps at a 2 s interval), the API and Prometheus
-requests of its step loop, then no-op runs that find nothing new."""
+"""Figures 1, 4, 7 and 11: one healthy release (10 steps at a 10 s interval), the API and Prometheus
+requests of its step loop, the delay of each step's line, then no-op runs that find nothing new."""
 import os
 import re
 from collections import Counter
@@ -9,7 +9,7 @@ from common import (Load, PromSampler, canary_run, collection_requests, deploy_p
                     set_image, wait_rollout, write_canary)
 
 NAMESPACE = "bench-release"
-INTERVAL = 2.0
+INTERVAL = 10.0
 STEP_WEIGHT, MAX_WEIGHT = 5, 50
 STEPS = MAX_WEIGHT // STEP_WEIGHT
 METRICS = 2
@@ -23,14 +23,28 @@ def short_name(name):
     return name.split(":")[0][:70]
 
 
-def analysis_task(run):
-    """The task that ran the step loop (canary_analysis with weights) and its result, or (None, None)."""
+def analysis_tasks(run):
+    """The tasks that ran the step loop (canary_analysis with weights, one per step) with their results."""
+    found = []
     for task in run.tasks():
         if task[1].endswith("canary_analysis"):
             for result in task[4].values():
                 if not result.get("skipped") and "steps" in result:
-                    return task, result
-    return None, None
+                    found.append((task, result))
+    return found
+
+
+def line_delays(run, analyses):
+    """Seconds from each step's decision (its last tick's end, as the module timed it) to the start of
+    the task whose name is the step's line: when ansible-playbook and AWX print it."""
+    tasks = run.tasks()
+    delays = []
+    for task, result in analyses:
+        ticks = result.get("ticks") or []
+        later = [t for t in tasks if t[2] >= task[3] and t[0].startswith("Step ")]
+        if ticks and later:
+            delays.append(later[0][2] - float(ticks[-1]["ended_at"]))
+    return delays
 
 
 CONTROLLER_ACTIONS = {"set_fact", "debug", "assert", "fail", "include_tasks", "import_tasks", "validate_argument_spec",
@@ -78,24 +92,28 @@ def measure(sb, workdir, log):
     out["release_cpu"] = run.cpu
     out["module_runs"] = module_runs(run.tasks())
     out["ratio"] = run.wall / (STEPS * INTERVAL)
-    task, result = analysis_task(run)
-    if task is None:
+    analyses = analysis_tasks(run)
+    if not analyses:
         raise RuntimeError("the release ran no step loop (no canary_analysis task with steps)")
-    steps = result["steps"]
+    steps = [step for _task, result in analyses for step in result["steps"]]
     n = max(len(steps), 1)
     ticks_total = sum(int(step["ticks"]) for step in steps)
-    loop_start, loop_end = task[2], task[3]
+    loop_start, loop_end = analyses[0][0][2], analyses[-1][0][3]
     loop_wall = loop_end - loop_start
+    delays = line_delays(run, analyses)
+    out["line_delays"] = delays
+    out["line_delay_max"] = max(delays) if delays else None
+    out["line_delay_median"] = median(delays) if delays else None
     out["steps_seen"] = len(steps)
     log("  healthy release: {0:.1f}s for {1} steps seen".format(run.wall, len(steps)))
 
     # --- per-step overhead: the one task of the step loop minus the intervals its ticks waited ---
     out["step_wall_median"] = loop_wall / n
     out["step_overhead_mean"] = (loop_wall - ticks_total * INTERVAL) / n
-    out["step_breakdown"] = [("Analyse step by step: one canary_analysis run for every step "
-                              "(minus the interval waits)", (loop_wall - ticks_total * INTERVAL) / n)]
+    out["step_breakdown"] = [("Analyse step by step: one canary_analysis run per step, its line and "
+                              "its stop check (minus the interval waits)", (loop_wall - ticks_total * INTERVAL) / n)]
     out["ticks"] = ticks_total
-    out["module_runs_per_step"] = 1.0 / n
+    out["module_runs_per_step"] = len(analyses) / n
     if steps:
         out["outside_steps"] = run.wall - loop_wall
         outside = Counter()
