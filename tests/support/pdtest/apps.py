@@ -6,13 +6,17 @@ import yaml
 
 from .checkout import ROOT
 from .manifests import deployment, example_docs, ingress_route, podinfo_docs, service, traefik_service
+from .sandbox import wait_until
 
 
 def install_crds(sandbox):
     """The Canary and MetricTemplate CRDs, as playbooks/install_crds.yml installs them (idempotent)."""
     sandbox.kubectl("apply", "-f", str(ROOT / "crds"))
     for crd in ("canaries.flagger.app", "metrictemplates.flagger.app"):
-        sandbox.kubectl("wait", "--for=condition=Established", "crd/" + crd, "--timeout=30s")
+        # kubectl wait gives up at once while a new CRD has no status yet, so it is asked again.
+        wait_until(lambda crd=crd: sandbox.kubectl("wait", "--for=condition=Established", "crd/" + crd,
+                                                   "--timeout=10s", check=False).returncode == 0,
+                   timeout=60, interval=0.5, what=f"CRD {crd} to be established")
 
 
 def create_namespace(sandbox, namespace):
