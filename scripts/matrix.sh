@@ -52,7 +52,7 @@ for core in "${CORES[@]}"; do
     echo "matrix: creating $venv (ansible-core $core)"
     python3 -m venv --clear "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core" \
-      $(grep -E '^(kubernetes|requests|jmespath|pytest|pytest-xdist|pyyaml|setuptools)[=<>]' requirements-dev.txt)
+      $(grep -E '^(kubernetes|requests|jmespath|pytest|pytest-xdist|pyyaml|setuptools|scipy|matplotlib|junitparser|cryptography)[=<>]' requirements-dev.txt)
     touch "$stamp"
   fi
   # The unit tests import the sandbox's pytest plugin and the test-support package, installed
