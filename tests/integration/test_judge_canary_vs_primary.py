@@ -111,7 +111,9 @@ def test_a_slower_canary_is_caught_by_the_comparison_while_the_thresholds_pass_i
 
 def test_a_canary_identical_to_the_primary_passes_the_comparison(sandbox, world, tmp_path):
     rc, [compared], _stats = run_tasks(sandbox, tmp_path, [
-        compare_task(world, canary_service="podinfo-twin")])
+        # A twin measured on a busy machine may differ by a few milliseconds, significantly: the
+        # allowed effect, not the p-value, is what lets an identical revision pass.
+        compare_task(world, canary_service="podinfo-twin", compare=dict(COMPARE, max_ratio=3.0))])
 
     assert rc == 0, compared
     assert compared["verdict"] == "pass", compared
