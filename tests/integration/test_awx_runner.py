@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 
 from pdtest.apps import deploy_podinfo, set_image
 from pdtest.checkout import ROOT, VENV_BIN
@@ -77,11 +78,43 @@ def prometheus_credential(sandbox):
             for name, value in injectors.items()}
 
 
-def job_environment(sandbox, namespace):
-    """The job's environment: the credentials, no kubeconfig; the collections as the project
-    update would have installed them (Galaxy is not reachable here, so the checkout stands in)."""
+def galaxy(*args):
+    done = subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def requirements_collections(tmp_path_factory):
+    """The collections as AWX's project update installs them for a job: the artifact Galaxy would
+    serve, built from this checkout, installed beside kubernetes.core (the copy the `ansible`
+    package carries, since Galaxy is not reachable here) into the job's collections path. The jobs
+    then run the installed artifact, not the checkout, so whatever galaxy.yml's build_ignore
+    leaves out and a job needs fails here."""
+    base = tmp_path_factory.mktemp("awx-collections")
+    wanted = yaml.safe_load((AWX / "project" / "collections" / "requirements.yml").read_text())["collections"]
+    version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    [requirement] = [c for c in wanted if c["name"] == "progressive.delivery"]
+    assert version in SpecifierSet(requirement["version"]), (version, requirement)
+    galaxy("build", "--output-path", str(base / "dist"), str(ROOT))
+    [tarball] = (base / "dist").glob("progressive-delivery-*.tar.gz")
+    import ansible_collections.kubernetes.core as kubernetes_core
+    installed = base / "requirements_collections"
+    galaxy("install", "--offline", "-p", str(installed), list(kubernetes_core.__path__)[0])
+    galaxy("install", "--offline", "-p", str(installed), str(tarball))
+    manifest = json.loads((installed / "ansible_collections/progressive/delivery/MANIFEST.json").read_text())
+    assert manifest["collection_info"]["version"] == version
+    assert not (installed / "ansible_collections/progressive/delivery/tests/integration").exists()
+    return installed
+
+
+def job_environment(sandbox, namespace, collections):
+    """The job's environment: the credentials, no kubeconfig; the collections the project update
+    installed (and no path to the checkout)."""
     env = {key: value for key, value in ansible_env(sandbox).items()
            if key != "KUBECONFIG" and not key.startswith(("K8S_AUTH_", "PROMETHEUS_"))}
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)
     env.update(bearer_token_credential(sandbox, namespace))
     env.update(prometheus_credential(sandbox))
     env["JOB_ID"] = JOB_ID
@@ -130,11 +163,11 @@ def workflow_artifact(events):
 
 
 @pytest.fixture
-def job(sandbox, namespace, tmp_path):
+def job(sandbox, namespace, tmp_path, requirements_collections):
     deploy_podinfo(sandbox, namespace)
     canary = fast_canary(namespace, max_weight=30, step_weight=10)
     pdd = private_data_dir(tmp_path, namespace, canary)
-    env = job_environment(sandbox, namespace)
+    env = job_environment(sandbox, namespace, requirements_collections)
     status, events, stdout = run_job(pdd, env, "1-initialise")
     assert status == "successful", stdout[-4000:]
     return pdd, env
@@ -160,6 +193,10 @@ def test_awx_job_releases_and_reports_phase_weight_revision_and_duration(sandbox
     assert report["name"] == "podinfo" and report["namespace"] == namespace
     assert 0 < float(report["duration_seconds"]) <= wall
     assert versions_through_traefik(sandbox, namespace, 100) == {"4.0.6": 100}
+    # The role ran from the installed artifact.
+    role_paths = {e["event_data"]["task_path"].split(":")[0] for e in events
+                  if e["event_data"].get("role") and e["event_data"].get("task_path")}
+    assert role_paths and all(path.startswith(env["ANSIBLE_COLLECTIONS_PATH"]) for path in role_paths), role_paths
     # The release lock was held in the name of the AWX job.
     holders = [e["event_data"]["res"].get("holder") for e in events if e.get("event") == "runner_on_ok"
                and e["event_data"].get("task_action") == "progressive.delivery.canary_lock"]

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make test`: the static checks and pytest side by side.
+#
+# pytest's workers spend most of their time waiting on analysis intervals, rollouts and scrapes
+# (about one of the two cores busy), so the static checks (sanity on every supported ansible-core,
+# lint, the build, changelog and docs lint, the execution environment's context, the unit-test
+# matrix) run beside them instead of before them. Their output goes to build/logs/static-checks.log
+# and is printed once pytest is done; the last lines say which part failed, if any.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+WORKERS=${TEST_WORKERS:-3}
+STATIC_TARGETS=${STATIC_TARGETS:-sanity lint build changelog-lint docs-lint ee matrix-sanity}
+log=build/logs/static-checks.log
+mkdir -p build/logs
+
+started=$SECONDS
+# A session of its own, so that an interrupted `make test` stops every static check too.
+setsid make --no-print-directory -k -o setup $STATIC_TARGETS >"$log" 2>&1 &
+static_pid=$!
+stop_static() {
+  if kill -0 "$static_pid" 2>/dev/null; then
+    kill -- "-$static_pid" 2>/dev/null
+    wait "$static_pid" 2>/dev/null
+  fi
+}
+trap stop_static EXIT
+trap 'exit 130' INT TERM
+
+"$VENV/bin/python" -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile --no-loadscope-reorder \
+  --durations=30 tests
+pytest_rc=$?
+pytest_seconds=$((SECONDS - started))
+
+wait "$static_pid"
+static_rc=$?
+echo
+echo "==================== static checks (build/logs/static-checks.log) ===================="
+cat "$log"
+echo "======================================================================================="
+echo "make test: pytest $([[ $pytest_rc == 0 ]] && echo passed || echo "FAILED (exit $pytest_rc)") in ${pytest_seconds} s;" \
+  "static checks ($STATIC_TARGETS) $([[ $static_rc == 0 ]] && echo passed || echo "FAILED (exit $static_rc)")" \
+  "in $((SECONDS - started)) s overall"
+[[ $pytest_rc == 0 && $static_rc == 0 ]]
