@@ -77,7 +77,7 @@ IGNORED_SERVICE_FIELDS = (
     "rewrite", "retries", "headers", "corsPolicy", "meshName", "backends", "delegation",
     "headless", "trafficDistribution", "gatewayRefs", "mirror", "cookie", "canaryWeight",
 )
-IGNORED_SPEC_FIELDS = ("ingressRef", "routeRef", "upstreamRef", "revertOnDeletion")
+IGNORED_SPEC_FIELDS = ("ingressRef", "routeRef", "upstreamRef")
 
 # Flagger's default lifetime of the session affinity cookie, in seconds (one day).
 DEFAULT_SESSION_AFFINITY_MAX_AGE = 86400
@@ -903,6 +903,11 @@ def parse_canary(obj, default_namespace="default"):
     if not isinstance(suspend, bool):
         col.error("spec.suspend", "must be true or false; got {0!r}".format(suspend))
         suspend = False
+    revert_on_deletion = spec.get("revertOnDeletion", False)
+    if not isinstance(revert_on_deletion, bool):
+        col.error("spec.revertOnDeletion", "must be true or false; got {0!r}".format(
+            revert_on_deletion))
+        revert_on_deletion = False
     for key in IGNORED_SPEC_FIELDS:
         if spec.get(key):
             col.warn("spec." + key, "is ignored with the traefik provider")
@@ -939,6 +944,7 @@ def parse_canary(obj, default_namespace="default"):
         "progress_deadline_seconds": deadline,
         "skip_analysis": bool(skip_analysis or no_analysis),
         "suspend": suspend,
+        "revert_on_deletion": revert_on_deletion,
         "metrics_server": metrics_server,
         "service": service,
         "analysis": analysis,

@@ -79,6 +79,7 @@ EVENT_TEMPLATES = {
     "rollback_check_passed": ("Warning", "Rollback check {hook} passed"),
     "failed": ("Warning", "Canary failed! Scaling down {canary}"),
     "aborted": ("Warning", "Canary failed! Scaling down {canary} (aborted by an operator)"),
+    "terminating": ("Normal", "Terminating canary {canary}"),
     "promoted_by_operator": ("Normal", "Promotion completed! Scaling down {target} (promoted by an "
                                        "operator)"),
 }

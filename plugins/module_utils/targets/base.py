@@ -144,6 +144,21 @@ def match_labels(obj):
     return (((obj or {}).get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
 
 
+def replicas_on_revert(target, primary, autoscaler_min_replicas=None):
+    """The replicas Flagger's Finalize gives a target: the primary's (1 when it sets none);
+    without a primary, the target's own when above zero, else the autoscaler's minReplicas when
+    above one, else 1 (Flagger's ScaleFromZero)."""
+    if primary is not None:
+        replicas = (primary.get("spec") or {}).get("replicas")
+        return 1 if replicas is None else replicas
+    own = (target.get("spec") or {}).get("replicas")
+    if own:
+        return own
+    if autoscaler_min_replicas and autoscaler_min_replicas > 1:
+        return autoscaler_min_replicas
+    return 1
+
+
 class Target(abc.ABC):
     """One canary target ``name`` and its primary, in ``namespace``."""
 
@@ -227,6 +242,30 @@ class Target(abc.ABC):
         deadline = clock() + timeout
         while True:
             ready, message = self.is_primary_ready()
+            if ready or clock() >= deadline:
+                return ready, message
+            sleep(poll_seconds)
+
+    def revert_replicas(self, target, primary, autoscaler_min_replicas=None):
+        """What Flagger's Finalize changes on the ``target`` object so that it runs the app again
+        when its Canary is deleted with revertOnDeletion: the changed object, or None when it
+        needs no change. ``primary`` is the primary object (None when it is gone);
+        ``autoscaler_min_replicas`` the minReplicas of the Canary's autoscaler, if it has one.
+        For a kind with ``spec.replicas``: see replicas_on_revert. A kind without replicas
+        overrides it."""
+        replicas = replicas_on_revert(target, primary, autoscaler_min_replicas)
+        if (target.get("spec") or {}).get("replicas") == replicas:
+            return None
+        reverted = copy.deepcopy(target)
+        reverted["spec"]["replicas"] = replicas
+        return reverted
+
+    def wait_until_ready(self, name, ready_threshold, timeout, clock, sleep, poll_seconds):
+        """Poll the object ``name`` of this kind until it is ready or ``timeout`` seconds passed;
+        the last ``(ready, message)``."""
+        deadline = clock() + timeout
+        while True:
+            ready, message = self.rollout_progress(self.require(name, "target"), ready_threshold)
             if ready or clock() >= deadline:
                 return ready, message
             sleep(poll_seconds)
