@@ -20,7 +20,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     is_dns_label,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.providers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.factory import (
     SUPPORTED_TYPES,
     provider_class,
 )

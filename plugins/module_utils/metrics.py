@@ -31,7 +31,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
     require_dns_label,
     service_names,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.providers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.factory import (
     provider_class,
     provider_for,
 )

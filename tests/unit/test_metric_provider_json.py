@@ -8,7 +8,7 @@ from pdtest.http_recorder import RecordingServer
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check, run_check
-from ansible_collections.progressive.delivery.plugins.module_utils.providers import provider_for
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.factory import provider_for
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import NoData, ProviderError
 
 ANSWER = {"service": "cart", "data": {"errorRate": 0.5, "windows": [{"p99": 120}, {"p99": 180}], "empty": []}}

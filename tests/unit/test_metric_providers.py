@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check, run_check
-from ansible_collections.progressive.delivery.plugins.module_utils.providers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.factory import (
     PROVIDERS,
     provider_for,
 )

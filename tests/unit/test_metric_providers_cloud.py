@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check, run_check
-from ansible_collections.progressive.delivery.plugins.module_utils.providers import provider_for
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.factory import provider_for
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import NoData, ProviderError
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.cloudwatch import sigv4_headers
 

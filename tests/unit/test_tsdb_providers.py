@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
-from ansible_collections.progressive.delivery.plugins.module_utils.providers import PROVIDERS
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.factory import PROVIDERS
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
     NoData,
     ProviderError,
