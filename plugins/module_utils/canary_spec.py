@@ -64,7 +64,9 @@ WEBHOOK_TYPES = (
     "event",
 )
 ALERT_SEVERITIES = ("info", "warn", "error")
-TARGET_KINDS = ("Deployment",)
+TARGET_KINDS = ("DaemonSet", "Deployment")
+# Target kinds that take no autoscaler: Flagger scales a DaemonSet by its nodes, never by an HPA.
+KINDS_WITHOUT_AUTOSCALER = ("DaemonSet",)
 AUTOSCALER_KINDS = ("HorizontalPodAutoscaler",)
 AUTOSCALER_API_VERSIONS = ("autoscaling/v2", "autoscaling/v2beta2", "autoscaling/v2beta1",
                            "autoscaling/v1")
@@ -891,6 +893,9 @@ def parse_canary(obj, default_namespace="default"):
             ", ".join(PROVIDERS), provider))
     target = _parse_target(col, spec)
     autoscaler = _parse_autoscaler(col, spec)
+    if autoscaler is not None and target["kind"] in KINDS_WITHOUT_AUTOSCALER:
+        col.error("spec.autoscalerRef", "must not be set for a {0} target (spec.targetRef.kind); "
+                  "only a Deployment takes an autoscaler".format(target["kind"]))
     service = _parse_service(col, spec, target["name"])
     deadline = _int_field(col, "spec.progressDeadlineSeconds",
                           spec.get("progressDeadlineSeconds"), 1, 2 ** 31 - 1,

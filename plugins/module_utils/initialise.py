@@ -377,10 +377,10 @@ class Initialiser(object):
                     message))
 
     def scale_target_to_zero(self):
-        if ((self.target.get("spec") or {}).get("replicas")) == 0:
+        if self.workload.is_scaled_to_zero(self.target):
             return
         self._record(self.workload.kind, self.workload.name, "scaled to 0",
-                     {"replicas": self.target["spec"].get("replicas")}, {"replicas": 0})
+                     {"replicas": self.workload.replicas(self.target)}, {"replicas": 0})
         if self.check_mode:
             return
         self.workload.scale_to_zero()

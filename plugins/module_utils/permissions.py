@@ -48,6 +48,10 @@ class Need(object):
         return "{0} {1}".format(self.verb, name)
 
 
+# The API resource of each target kind.
+WORKLOAD_RESOURCES = {"Deployment": "deployments", "DaemonSet": "daemonsets"}
+
+
 def release_needs(canary, traefik_group, initialized=True, tracked_kinds=(), register_canary=False,
                   metric_templates=False):
     """Every permission a release of ``canary`` uses, as the role and its modules run it.
@@ -55,14 +59,14 @@ def release_needs(canary, traefik_group, initialized=True, tracked_kinds=(), reg
     ``tracked_kinds`` are the kinds (ConfigMap, Secret) of the configuration the target reads,
     which promotion copies; ``register_canary`` when the Canary comes from a file and is created.
     """
+    workloads = WORKLOAD_RESOURCES[(canary.get("target") or {}).get("kind") or "Deployment"]
     needs = [
         Need("get", CANARY_GROUP, "canaries", why="read the Canary"),
         Need("update", CANARY_GROUP, "canaries", "status", why="record the release's status"),
         Need("create", "", "events", why="record Flagger's events"),
         Need("update", "", "events", why="count repeated events"),
-        Need("get", "apps", "deployments", why="read the target and the primary"),
-        Need("update", "apps", "deployments", why="promote the canary and scale it down"),
-        Need("patch", "apps", "deployments", "scale", why="scale the canary up and down"),
+        Need("get", "apps", workloads, why="read the target and the primary"),
+        Need("update", "apps", workloads, why="promote the canary and scale it up and down"),
         Need("get", traefik_group, "traefikservices", why="read the weights"),
         Need("update", traefik_group, "traefikservices", why="shift the weights"),
         Need("get", "coordination.k8s.io", "leases", why="read the release lock"),
@@ -70,6 +74,9 @@ def release_needs(canary, traefik_group, initialized=True, tracked_kinds=(), reg
         Need("update", "coordination.k8s.io", "leases", why="renew the release lock"),
         Need("delete", "coordination.k8s.io", "leases", why="release the lock"),
     ]
+    if workloads == "deployments":
+        # The scale subresource kubernetes.core.k8s_scale uses; the documented Role grants it.
+        needs.append(Need("patch", "apps", "deployments", "scale", why="scale the canary up and down"))
     if (canary.get("analysis") or {}).get("match"):
         needs.extend([
             Need("list", traefik_group, "ingressroutes", why="read the rule of the user's route"),
@@ -93,7 +100,7 @@ def release_needs(canary, traefik_group, initialized=True, tracked_kinds=(), reg
         needs.append(Need("update", "", resource, why="refresh the primary's configuration copies"))
     if not initialized:
         needs.extend([
-            Need("create", "apps", "deployments", why="create the primary"),
+            Need("create", "apps", workloads, why="create the primary"),
             Need("get", "", "services", why="read the Services"),
             Need("create", "", "services", why="create the apex, primary and canary Services"),
             Need("create", traefik_group, "traefikservices", why="create the TraefikService"),

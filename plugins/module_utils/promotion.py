@@ -95,9 +95,9 @@ class Promotion(object):
                                                         POLL_SECONDS)
         if not ready:
             raise DeliveryError(
-                "primary Deployment {0}/{1} did not finish its rollout within {2}s ({3}); "
+                "primary {0} {1}/{2} did not finish its rollout within {3}s ({4}); "
                 "traffic routing was left unchanged and the canary was not scaled down".format(
-                    self.namespace, self.primary, _seconds(self.timeout), message),
+                    self.workload.kind, self.namespace, self.primary, _seconds(self.timeout), message),
                 timings=self.timings, actions=self.actions)
         return message
 
@@ -121,7 +121,7 @@ class Promotion(object):
         route_plan = self.router.plan(0)
         route_changed = route_plan.changed and self.route_traffic
         weights_after = route_plan.weights if self.route_traffic else route_plan.previous
-        canary_replicas = (canary.get("spec") or {}).get("replicas", 1)
+        canary_replicas = self.workload.replicas(canary)
         if not self.scale_down:
             canary_replicas = 0
 

@@ -25,6 +25,9 @@ description:
   - Creates the weighted TraefikService C(X) sending all traffic to C(X-primary) (the canary
     entry is absent at weight 0); point your IngressRoute at it.
   - With C(spec.autoscalerRef), creates the HPA C(<hpa>-primary) scaling the primary.
+  - A C(DaemonSet) target (C(spec.targetRef.kind)) gets a primary DaemonSet C(X-primary) the same
+    way, and is scaled to zero with the node selector C(flagger.app/scale-to-zero=true), which no
+    node carries, as Flagger does; see P(progressive.delivery.canary_scale#module).
   - A Canary given as a file or a dict is registered in the cluster (the Canary CRD must be
     installed, see C(playbooks/install_crds.yml)), so that its status and events can be seen
     with C(kubectl get canaries) and C(kubectl describe canary).
@@ -105,7 +108,7 @@ tracked_configs:
   returned: success
   type: dict
 primary_replicas:
-  description: Replicas of the primary Deployment.
+  description: Replicas of the primary Deployment; null for a DaemonSet target, which has none.
   returned: success
   type: int
   sample: 2

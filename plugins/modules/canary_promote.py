@@ -31,6 +31,10 @@ description:
   - If the ansible-playbook run that started the task dies while it waits for the primary's
     rollout (a killed or cancelled job; ansible-core's workers outlive their controller), it stops
     within a second, leaving routing and the canary as they are for the next run to finish.
+  - With O(canary), the target may also be a C(DaemonSet); the primary DaemonSet then takes the pod
+    template, C(updateStrategy), C(minReadySeconds) and C(revisionHistoryLimit), and the canary is
+    scaled to zero by its node selector, as Flagger does
+    (see P(progressive.delivery.canary_scale#module)).
   - When the primary already runs the canary's template and configuration, all traffic goes to
     the primary and the canary is at 0 replicas, the task reports C(changed=false).
 extends_documentation_fragment:

@@ -90,10 +90,11 @@ def test_the_primary_ready_threshold_defaults_to_every_replica():
 
 def test_a_kind_without_a_target_implementation_is_refused_naming_the_field_and_the_kinds():
     spec = canary()
-    spec["target"] = dict(spec["target"], kind="DaemonSet")
+    spec["target"] = dict(spec["target"], kind="StatefulSet")
     with pytest.raises(InvalidInput) as failure:
         target_for(Client(), spec)
-    assert str(failure.value) == "spec.targetRef.kind must be one of Deployment; got 'DaemonSet'"
+    assert str(failure.value) == ("spec.targetRef.kind must be one of DaemonSet, Deployment; "
+                                  "got 'StatefulSet'")
 
 
 def test_every_kind_the_canary_spec_accepts_has_a_target_implementation():
@@ -101,7 +102,9 @@ def test_every_kind_the_canary_spec_accepts_has_a_target_implementation():
 
 
 def test_a_kind_must_say_how_to_build_judge_and_scale_its_workload():
-    assert Target.__abstractmethods__ == frozenset(("build_primary", "rollout_progress", "scale_to_zero"))
+    assert Target.__abstractmethods__ == frozenset((
+        "build_primary", "rollout_progress", "scale_to_zero", "scale_up", "is_scaled_to_zero",
+        "replicas"))
     assert not DeploymentTarget.__abstractmethods__
 
 

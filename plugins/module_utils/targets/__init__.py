@@ -17,11 +17,15 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.base 
     FULLY_READY,
     SELECTOR_LABELS,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.daemonset import (
+    DaemonSetTarget,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
     DeploymentTarget,
 )
 
 TARGETS = {
+    "DaemonSet": DaemonSetTarget,
     "Deployment": DeploymentTarget,
 }
 

@@ -43,7 +43,9 @@ SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
 # Fields of the target's spec the primary takes over at creation and at each promotion, as in
 # Flagger's Promote (the replicas only without an autoscaler).
 # Annotations the workload controllers write on the primary themselves.
-CONTROLLER_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/", "daemonset.kubernetes.io/")
+# The API server keeps a DaemonSet's template generation in deprecated.daemonset.template.generation.
+CONTROLLER_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/", "daemonset.kubernetes.io/",
+                                  "deprecated.daemonset.template.generation")
 COPIED_SPEC_FIELDS = ("strategy", "minReadySeconds", "revisionHistoryLimit",
                       "progressDeadlineSeconds")
 
@@ -136,8 +138,37 @@ def primary_metadata(target, labels_key, include_label_prefix=(), owner=None):
     return metadata
 
 
+def primary_object(kind, target, labels_key, primary_spec, copied_fields, include_label_prefix=(),
+                   owner=None):
+    """The primary of ``kind`` made from the ``target`` object: ``primary_spec`` plus the spec
+    fields of ``copied_fields`` the target sets, under the primary's metadata."""
+    spec = target.get("spec") or {}
+    primary_spec = dict(primary_spec)
+    for field in copied_fields:
+        if spec.get(field) is not None:
+            primary_spec[field] = copy.deepcopy(spec[field])
+    return {"apiVersion": "apps/v1", "kind": kind,
+            "metadata": primary_metadata(target, labels_key, include_label_prefix, owner),
+            "spec": primary_spec}
+
+
+def needed_for(total, ready_threshold):
+    """How many of ``total`` pods must be available to meet ``ready_threshold`` percent."""
+    return -(-total * ready_threshold // 100)
+
+
 def container_images(pod_template):
     return dict((c.get("name"), c.get("image")) for c in (pod_template.get("spec") or {}).get("containers") or [])
+
+
+def _poll(progress, timeout, clock, sleep, poll_seconds):
+    """Call ``progress`` until it says ready or ``timeout`` seconds passed; its last answer."""
+    deadline = clock() + timeout
+    while True:
+        ready, message = progress()
+        if ready or clock() >= deadline:
+            return ready, message
+        sleep(poll_seconds)
 
 
 def match_labels(obj):
@@ -164,6 +195,8 @@ class Target(abc.ABC):
 
     kind = None
     api_version = None
+    # The spec fields the primary takes from the target at creation and at each promotion.
+    copied_spec_fields = COPIED_SPEC_FIELDS
 
     def __init__(self, client, namespace, name, primary_ready_threshold=FULLY_READY,
                  selector_labels=SELECTOR_LABELS, include_label_prefix=(), autoscaled=None):
@@ -199,6 +232,20 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def scale_to_zero(self):
         """Stop the target's pods (Flagger's ScaleToZero); a no-op when they are stopped."""
+
+    @abc.abstractmethod
+    def scale_up(self, replicas=None):
+        """Run the target's pods again (Flagger's ScaleFromZero); ``replicas`` is what a kind
+        with a replica count runs. A no-op when they run."""
+
+    @abc.abstractmethod
+    def is_scaled_to_zero(self, obj):
+        """Whether the object of this kind is scaled to zero."""
+
+    @abc.abstractmethod
+    def replicas(self, obj):
+        """How many pods the object of this kind runs or is asked to run (0 when scaled to
+        zero)."""
 
     # -- the same for every kind ------------------------------------------------------------
     def get(self, name):
@@ -239,12 +286,13 @@ class Target(abc.ABC):
     def wait_for_primary(self, timeout, clock, sleep, poll_seconds):
         """Poll the primary until it is ready or ``timeout`` seconds passed; the last
         ``(ready, message)``. The caller says what a primary that is not ready means."""
-        deadline = clock() + timeout
-        while True:
-            ready, message = self.is_primary_ready()
-            if ready or clock() >= deadline:
-                return ready, message
-            sleep(poll_seconds)
+        return _poll(self.is_primary_ready, timeout, clock, sleep, poll_seconds)
+
+    def wait_until_ready(self, name, ready_threshold, timeout, clock, sleep, poll_seconds):
+        """Poll the object ``name`` (of this kind) until ``ready_threshold`` percent of its pods
+        are ready or ``timeout`` seconds passed; the last ``(ready, message)``."""
+        return _poll(lambda: self.rollout_progress(self.require(name, "target"), ready_threshold),
+                     timeout, clock, sleep, poll_seconds)
 
     def revert_replicas(self, target, primary, autoscaler_min_replicas=None):
         """What Flagger's Finalize changes on the ``target`` object so that it runs the app again
@@ -288,7 +336,7 @@ class Target(abc.ABC):
         canary_spec = canary.get("spec") or {}
         spec["template"] = self.primary_template(self.pod_template(canary), primary, tracked,
                                                  checksum)
-        for field in COPIED_SPEC_FIELDS:
+        for field in self.copied_spec_fields:
             if canary_spec.get(field) is not None:
                 spec[field] = copy.deepcopy(canary_spec[field])
             else:

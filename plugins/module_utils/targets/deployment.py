@@ -8,8 +8,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
-
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     replace_with_retry,
 )
@@ -21,7 +19,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.base 
     FULLY_READY,
     SELECTOR_LABELS,
     Target,
-    primary_metadata,
+    needed_for,
+    primary_object,
     primary_pod_template,
     selector_label,
 )
@@ -44,12 +43,8 @@ def build_primary_deployment(target, tracked, owner=None, min_replicas=None,
                                          target_name=(target.get("metadata") or {}).get("name"),
                                          selector_labels=selector_labels),
     }
-    for field in COPIED_SPEC_FIELDS:
-        if spec.get(field) is not None:
-            primary_spec[field] = copy.deepcopy(spec[field])
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": primary_metadata(target, (key, value), include_label_prefix, owner),
-            "spec": primary_spec}
+    return primary_object("Deployment", target, (key, value), primary_spec, COPIED_SPEC_FIELDS,
+                          include_label_prefix, owner)
 
 
 def _condition(status, kind):
@@ -57,11 +52,6 @@ def _condition(status, kind):
         if condition.get("type") == kind:
             return condition
     return None
-
-
-def _needed(updated, ready_threshold):
-    """The available replicas out of ``updated`` that meet ``ready_threshold`` percent."""
-    return -(-updated * ready_threshold // 100)
 
 
 def rollout_progress(deployment, ready_threshold=FULLY_READY):
@@ -92,7 +82,7 @@ def rollout_progress(deployment, ready_threshold=FULLY_READY):
         return False, "waiting for {0} rollout to finish: {1} old replicas are pending termination".format(
             name, total - updated)
     if available < updated:
-        if available < _needed(updated, ready_threshold):
+        if available < needed_for(updated, ready_threshold):
             return False, "waiting for {0} rollout to finish: {1} of {2} updated replicas are available{3}".format(
                 name, available, updated,
                 "" if ready_threshold >= FULLY_READY else " (ready threshold {0}%)".format(ready_threshold))
@@ -112,11 +102,23 @@ class DeploymentTarget(Target):
     def rollout_progress(self, obj, ready_threshold=FULLY_READY):
         return rollout_progress(obj, ready_threshold)
 
-    def scale_to_zero(self):
+    def is_scaled_to_zero(self, obj):
+        return self.replicas(obj) == 0
+
+    def replicas(self, obj):
+        return ((obj or {}).get("spec") or {}).get("replicas", 1)
+
+    def _set_replicas(self, replicas):
         def scale(obj):
-            if obj["spec"].get("replicas") == 0:
+            if obj["spec"].get("replicas") == replicas:
                 return None
-            obj["spec"]["replicas"] = 0
+            obj["spec"]["replicas"] = replicas
             return obj
 
         return replace_with_retry(self.resource, self.namespace, self.name, scale)
+
+    def scale_to_zero(self):
+        return self._set_replicas(0)
+
+    def scale_up(self, replicas=None):
+        return self._set_replicas(max(replicas or 1, 1))

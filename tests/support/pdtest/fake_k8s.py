@@ -39,3 +39,29 @@ class Discovery(object):
 class DiscoveryClient(object):
     def __init__(self, served):
         self.resources = Discovery(served)
+
+
+class MemoryResource(object):
+    """One kind's objects in memory, read and replaced as the dynamic client does; ``writes``
+    counts the replaces."""
+
+    def __init__(self, objects=(), kind="Deployment"):
+        self.kind = kind
+        self.objects = {}
+        for obj in objects:
+            stored = copy.deepcopy(obj)
+            stored["metadata"].setdefault("resourceVersion", "1")
+            self.objects[(stored["metadata"].get("namespace"), stored["metadata"]["name"])] = stored
+        self.writes = 0
+
+    def get(self, name, namespace):
+        if (namespace, name) not in self.objects:
+            raise http_error(404, "Not Found")
+        return Obj(copy.deepcopy(self.objects[(namespace, name)]))
+
+    def replace(self, body, namespace, name):
+        self.writes += 1
+        stored = copy.deepcopy(body)
+        stored["metadata"]["resourceVersion"] = str(int(body["metadata"]["resourceVersion"]) + 1)
+        self.objects[(namespace, name)] = stored
+        return Obj(copy.deepcopy(stored))
