@@ -124,22 +124,13 @@ class Finalizer(object):
         workload = self.workload
         target = workload.require(workload.name, "target")
         primary = workload.get(workload.primary)
-        reverted = workload.revert_replicas(
+        replicas = workload.revert_replicas(
             target, primary, None if primary is not None else self._autoscaler_min_replicas())
-        if reverted is not None:
+        if replicas is not None:
             self._record(workload.kind, workload.name, "scaled back",
-                         {"replicas": target["spec"].get("replicas")},
-                         {"replicas": reverted["spec"].get("replicas")})
+                         {"replicas": workload.replicas(target)}, {"replicas": replicas})
             if not self.check_mode:
-                replicas = reverted["spec"]["replicas"]
-
-                def scale(obj):
-                    if obj["spec"].get("replicas") == replicas:
-                        return None
-                    obj["spec"]["replicas"] = replicas
-                    return obj
-
-                replace_with_retry(workload.resource, self.namespace, workload.name, scale)
+                workload.scale_up(replicas)
         if self.check_mode:
             return
         threshold = (self.canary.get("analysis") or {}).get("canary_ready_threshold", 100)

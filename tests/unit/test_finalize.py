@@ -17,6 +17,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.finalize impo
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
     replicas_on_revert,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.daemonset import (
+    SCALE_TO_ZERO_SELECTOR,
+    DaemonSetTarget,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
     DeploymentTarget,
 )
@@ -43,13 +47,19 @@ def test_target_deployment_gets_the_replicas_flaggers_finalizer_gives_it(target,
     assert replicas_on_revert(deployment(target), primary_obj, hpa_min) == expected
 
 
-def test_revert_changes_only_the_replicas_and_nothing_when_they_are_right():
+def test_a_deployment_is_given_the_primarys_replicas_and_nothing_when_it_has_them():
     target = DeploymentTarget(None, "ns", "app")
-    original = deployment(0)
-    reverted = target.revert_replicas(original, deployment(2))
-    assert reverted["spec"] == {"template": {}, "replicas": 2}
-    assert original["spec"]["replicas"] == 0  # the object read is not changed in place
+    assert target.revert_replicas(deployment(0), deployment(2)) == 2
     assert target.revert_replicas(deployment(2), deployment(2)) is None
+    assert target.revert_replicas(deployment("unset"), deployment("unset")) is None
+
+
+def test_a_daemonset_is_only_started_again_whatever_the_primary_runs():
+    stopped = {"spec": {"template": {"spec": {"nodeSelector": dict(SCALE_TO_ZERO_SELECTOR)}}}}
+    running = {"spec": {"template": {"spec": {}}}, "status": {"desiredNumberScheduled": 3}}
+    target = DaemonSetTarget(None, "ns", "app")
+    assert target.revert_replicas(stopped, deployment(5)) == 1
+    assert target.revert_replicas(running, deployment(5)) is None
 
 
 def service(selector, last_applied=None):

@@ -295,28 +295,12 @@ class Target(abc.ABC):
                      timeout, clock, sleep, poll_seconds)
 
     def revert_replicas(self, target, primary, autoscaler_min_replicas=None):
-        """What Flagger's Finalize changes on the ``target`` object so that it runs the app again
-        when its Canary is deleted with revertOnDeletion: the changed object, or None when it
-        needs no change. ``primary`` is the primary object (None when it is gone);
-        ``autoscaler_min_replicas`` the minReplicas of the Canary's autoscaler, if it has one.
-        For a kind with ``spec.replicas``: see replicas_on_revert. A kind without replicas
-        overrides it."""
-        replicas = replicas_on_revert(target, primary, autoscaler_min_replicas)
-        if (target.get("spec") or {}).get("replicas") == replicas:
-            return None
-        reverted = copy.deepcopy(target)
-        reverted["spec"]["replicas"] = replicas
-        return reverted
-
-    def wait_until_ready(self, name, ready_threshold, timeout, clock, sleep, poll_seconds):
-        """Poll the object ``name`` of this kind until it is ready or ``timeout`` seconds passed;
-        the last ``(ready, message)``."""
-        deadline = clock() + timeout
-        while True:
-            ready, message = self.rollout_progress(self.require(name, "target"), ready_threshold)
-            if ready or clock() >= deadline:
-                return ready, message
-            sleep(poll_seconds)
+        """The replicas Flagger's Finalize gives the ``target`` object back when its Canary is
+        deleted with revertOnDeletion (see replicas_on_revert), or None when it runs them
+        already. ``primary`` is the primary object (None when it is gone);
+        ``autoscaler_min_replicas`` the minReplicas of the Canary's autoscaler, if it has one."""
+        wanted = replicas_on_revert(target, primary, autoscaler_min_replicas)
+        return None if self.replicas(target) == wanted else wanted
 
     def selector_label(self, obj):
         """``(key, value)`` of the selector label the primary is keyed on."""

@@ -167,6 +167,10 @@ class DaemonSetTarget(Target):
         # stopped, since its controller may not have counted the nodes yet.
         return ((obj or {}).get("status") or {}).get("desiredNumberScheduled") or 1
 
+    def revert_replicas(self, target, primary, autoscaler_min_replicas=None):
+        # Flagger's Finalize of a DaemonSet only lifts the scale-to-zero node selector.
+        return 1 if is_stopped(target) else None
+
     def _set_stopped(self, stopped):
         return replace_with_retry(self.resource, self.namespace, self.name,
                                   lambda obj: with_scale_to_zero(obj, stopped))
