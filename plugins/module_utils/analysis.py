@@ -23,6 +23,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary_source
     canary_from_option,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
+    INCONCLUSIVE_PAUSE,
     default_judge,
     parse_canary,
 )
@@ -38,6 +39,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.judge import (
     SCORE_FAIL,
+    SCORE_INCONCLUSIVE,
     SCORE_PASS,
     judge_score,
     score,
@@ -62,6 +64,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.events import
     emit_event,
     event_message,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.release import (
+    PAUSED_PHASE,
+    paused_condition,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     read_canary,
     write_status,
@@ -83,6 +89,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 PASSED = "passed"
 FAILED = "failed"
 WAITING = "waiting"
+PAUSED = "paused"
 REVISION_CHANGED = "revision_changed"
 THRESHOLD_REACHED = "threshold_reached"
 PROGRESSING = "Progressing"
@@ -148,8 +155,10 @@ def judge_tick(hooks_summary, metric_results, gate_summary, judgement=None):
     """Decide a tick from its parts: ``(outcome, first_failure_detail)``.
 
     Any failing rollout hook or metric, or a judgement of the comparisons that did not pass, is
-    one failed check (Flagger counts a tick, not each metric). A closed confirm-traffic-increase
-    gate only matters when everything else passed, and it holds the weight without counting.
+    one failed check (Flagger counts a tick, not each metric). An inconclusive judgement of a
+    judge that pauses, with every hook and metric passed, pauses the release for a person to
+    decide. A closed confirm-traffic-increase gate only matters when everything else passed, and
+    it holds the weight without counting.
     """
     if hooks_summary and not hooks_summary["passed"]:
         return FAILED, ("webhook", hooks_summary["failed"])
@@ -157,10 +166,18 @@ def judge_tick(hooks_summary, metric_results, gate_summary, judgement=None):
         if not result["passed"]:
             return FAILED, ("metric", result)
     if judgement and not judgement["passed"]:
+        if pauses(judgement):
+            return PAUSED, ("judge", judgement)
         return FAILED, ("metric", judgement)
     if gate_summary and not gate_summary["passed"]:
         return WAITING, ("gate", gate_summary["failed"])
     return PASSED, None
+
+
+def pauses(judgement):
+    """Whether this judgement of the comparisons pauses the release for a person."""
+    return judgement["outcome"] == SCORE_INCONCLUSIVE and \
+        judgement.get("inconclusive") == INCONCLUSIVE_PAUSE
 
 
 def halt_event(canary, failure):
@@ -172,6 +189,8 @@ def halt_event(canary, failure):
     if kind == "gate":
         return event_message(
             "waiting_traffic_increase", canary, hook=detail["name"])
+    if kind == "judge":
+        return event_message("paused_inconclusive", canary, detail=detail["msg"])
     return event_message("halt", canary, detail=detail["msg"])
 
 
@@ -402,6 +421,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         "revision_changed": False,
         "rollback_requested": False,
         "waiting": False,
+        "paused": False,
         "metrics": [],
         "comparisons": [],
         "judge": None,
@@ -501,6 +521,15 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
     if outcome == WAITING:
         _emit(client, canary, canary_obj, event, sender, check_mode)
         result.update(waiting=True, msg="weight {0}: {1}".format(weight, event[1]))
+        return result
+    if outcome == PAUSED:
+        # The weight stays where it is and nothing is counted: a person decides.
+        changed, _before, _after = write_status(
+            client, namespace, name, {"phase": PAUSED_PHASE, "canaryWeight": weight},
+            condition=paused_condition(judgement["msg"]), check_mode=check_mode,
+            known=canary_obj)
+        _emit(client, canary, canary_obj, event, sender, check_mode)
+        result.update(changed=changed, paused=True, msg="weight {0}: {1}".format(weight, event[1]))
         return result
 
     marker = check_marker(revision or current.get("lastAppliedSpec"), weight,

@@ -92,7 +92,9 @@ COMPARE_FIELDS = ("direction", "maxRatio", "maxDifference", "alpha", "resolution
 JUDGE_FIELDS = ("passScore", "marginalScore", "groupWeights", "inconclusive")
 DEFAULT_RESOLUTION = "10s"
 INCONCLUSIVE_FAIL = "fail"
-INCONCLUSIVE_ACTIONS = (INCONCLUSIVE_FAIL,)
+# Leave the canary at its weight, the Canary Waiting, for a person to promote or abort.
+INCONCLUSIVE_PAUSE = "pause"
+INCONCLUSIVE_ACTIONS = (INCONCLUSIVE_FAIL, INCONCLUSIVE_PAUSE)
 
 
 def default_judge():
@@ -528,14 +530,10 @@ def _parse_judge(col, analysis, metrics):
                           "must name a group of spec.analysis.judge.groupWeights ({0}); got "
                           "{1!r}".format(", ".join(sorted(weights)), comparison.get("group")))
     inconclusive = raw.get("inconclusive") or INCONCLUSIVE_FAIL
-    if inconclusive == "pause":
-        col.error(field + ".inconclusive", "pause (leave the canary at its weight for a person to "
-                  "decide) is not supported yet; use fail, which counts an inconclusive step as a "
-                  "failed check")
-        inconclusive = INCONCLUSIVE_FAIL
-    elif inconclusive not in INCONCLUSIVE_ACTIONS:
-        col.error(field + ".inconclusive", "must be one of {0}; got {1!r}".format(
-            ", ".join(INCONCLUSIVE_ACTIONS), inconclusive))
+    if inconclusive not in INCONCLUSIVE_ACTIONS:
+        col.error(field + ".inconclusive", "must be one of {0} (fail counts an inconclusive step "
+                  "as a failed check, pause leaves the canary at its weight for a person to "
+                  "decide); got {1!r}".format(", ".join(INCONCLUSIVE_ACTIONS), inconclusive))
         inconclusive = INCONCLUSIVE_FAIL
     return {"pass_score": scores["passScore"], "marginal_score": scores["marginalScore"],
             "group_weights": dict(weights), "inconclusive": inconclusive}

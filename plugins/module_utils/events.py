@@ -62,6 +62,9 @@ EVENT_TEMPLATES = {
     "advance": ("Normal", "Advance {canary} canary weight {weight}"),
     "advance_primary": ("Normal", "Advance {canary} primary weight {weight}"),
     "halt": ("Warning", "Halt {canary} advancement {detail}"),
+    # Ours: an inconclusive judge that pauses (spec.analysis.judge.inconclusive: pause).
+    "paused_inconclusive": ("Warning", "Halt {canary} advancement {detail}; paused for a "
+                                       "decision: promote or abort"),
     "halt_webhook": ("Warning", "Halt {canary} advancement external check {hook} failed "
                                 "{detail}"),
     "copying": ("Normal", "Copying {target} template spec to {primary}"),

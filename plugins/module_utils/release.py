@@ -36,10 +36,33 @@ RESUME = "resume"
 ROLLBACK = "rollback"
 RELEASE = "release"
 UNLOCK = "unlock"
+PAUSED = "paused"
 NOTHING = "nothing"
-DECISIONS = (SUSPENDED, INITIALISE, RESUME, ROLLBACK, RELEASE, UNLOCK, NOTHING)
+DECISIONS = (SUSPENDED, INITIALISE, RESUME, ROLLBACK, RELEASE, UNLOCK, PAUSED, NOTHING)
 # The decisions that analyse and promote (or roll back) a revision.
 RELEASING = (RELEASE, RESUME, ROLLBACK)
+
+
+# A release paused for a person (spec.analysis.judge.inconclusive: pause): phase Waiting, as
+# Flagger's closed gates leave it, told apart from them by the Promoted condition's reason.
+PAUSED_PHASE = "Waiting"
+PAUSED_REASON = "Inconclusive"
+
+
+def is_paused(status):
+    """Whether the status is that of a release paused for a person to promote or abort."""
+    status = status or {}
+    if status.get("phase") != PAUSED_PHASE:
+        return False
+    return any(c.get("type") == "Promoted" and c.get("reason") == PAUSED_REASON
+               for c in status.get("conditions") or [])
+
+
+def paused_condition(detail):
+    """The Promoted condition of a paused release; ``detail`` says what was inconclusive."""
+    return {"type": "Promoted", "status": "Unknown", "reason": PAUSED_REASON,
+            "message": "Canary analysis inconclusive ({0}); waiting for a person to promote or "
+                       "abort.".format(detail)}
 
 
 def release_decision(revision, status):
@@ -71,6 +94,9 @@ def decide(canary, status, revision, initialized, lock_holder=None, on_interrupt
     - ``release``: the target runs a revision that was neither promoted nor already failed.
     - ``unlock``: nothing to release, but a killed run left its lock; the run takes it over once
       it expires and gives it back.
+    - ``paused``: an inconclusive judge paused the release of this revision; it stays at its
+      weight until the promote or abort entry point decides. A target changed since is a new
+      revision: ``release``, and its analysis starts again from weight 0.
     - ``nothing``: the run ends after this read and reports no change.
     """
     if on_interrupted not in ON_INTERRUPTED:
@@ -84,6 +110,15 @@ def decide(canary, status, revision, initialized, lock_holder=None, on_interrupt
     if not initialized:
         return _decision(INITIALISE, "the primary of {0} does not exist yet".format(
             canary["target"]["name"]))
+    if is_paused(status):
+        if revision == status.get("lastAppliedSpec"):
+            return _decision(PAUSED, "the analysis of revision {0} was inconclusive at weight "
+                             "{1}; it waits for the promote or abort playbook".format(
+                                 revision, status.get("canaryWeight") or 0))
+        return _decision(RELEASE, "new revision {0} while the analysis of {1} was paused at "
+                         "weight {2}; the analysis starts again from weight 0".format(
+                             revision, status.get("lastAppliedSpec"),
+                             status.get("canaryWeight") or 0))
     new, in_progress, _failed = release_decision(revision, status)
     if in_progress:
         reason = "an earlier run was interrupted at weight {0} in phase {1}".format(

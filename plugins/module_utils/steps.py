@@ -18,7 +18,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.controller_wa
 )
 
 # Keys of a tick result that end the loop, whatever the weight.
-_STOPPING = ("threshold_reached", "revision_changed", "rollback_requested")
+_STOPPING = ("threshold_reached", "revision_changed", "rollback_requested", "paused")
 
 
 class Renewal(object):
@@ -54,8 +54,8 @@ def run_steps(weights, advance, tick, gate=None, renew=None, gate_timeout=0, int
       ends, before it writes what it measured).
 
     A weight is left when its tick passed; the loop stops at the first tick that reached the
-    threshold, saw the target change or was asked to roll back, and after ``max_ticks_per_step``
-    ticks at one weight that neither passed nor stopped (check mode: nothing is counted). An
+    threshold, saw the target change, was asked to roll back or paused for a person, and after
+    ``max_ticks_per_step`` ticks at one weight that neither passed nor stopped (check mode: nothing is counted). An
     abandoned loop stops before its next write and reports ``abandoned``: the weight stays where
     it is, as for any interrupted run, and the next run resumes or rolls back from there.
     """

@@ -32,6 +32,10 @@ description:
     O(progressive.delivery.metric_check#module:compare); the comparisons are scored as the
     Canary's C(spec.analysis.judge) says (RV(comparisons), RV(judge)). A score below the pass
     score is one failed check, like a metric out of range.
+  - An inconclusive score with C(spec.analysis.judge.inconclusive=pause), every hook and metric
+    passed, pauses the release instead (RV(paused)) - the weight stays, no failed check is
+    counted, the Canary goes to phase C(Waiting) with the C(Promoted) condition's reason
+    C(Inconclusive), and a Warning Event names the comparisons and the score.
   - A passing tick records C(canaryWeight) and one more iteration in the Canary's status.
   - A failing tick (a failed rollout hook, a metric out of range, no data, or a provider error)
     adds one to C(status.failedChecks), which is cumulative for the whole analysis as in Flagger,
@@ -286,6 +290,13 @@ waiting:
   returned: unless in check mode
   type: bool
   sample: false
+paused:
+  description:
+    - Whether an inconclusive judge paused the release for a person to promote or abort (with
+      C(spec.analysis.judge.inconclusive=pause)); the weight stays where it is.
+  returned: unless in check mode
+  type: bool
+  sample: false
 weight:
   description: The weight analysed (with O(weights), the weight of the last tick).
   returned: always
@@ -373,7 +384,7 @@ line:
   description:
     - With O(weights), the call in one line for a per-step log - the weight, each check's value
       against its range, the failed checks so far against the threshold and the decision
-      (C(passed), C(halt), C(roll back), C(restart) or C(stopped)).
+      (C(passed), C(halt), C(roll back), C(restart), C(paused for a decision) or C(stopped)).
   returned: when O(weights) is given, unless in check mode
   type: str
   sample: "weight 10: success rate 100.00% >= 99%, request duration 12ms <= 500ms; failed checks 0/2; passed"
@@ -782,6 +793,7 @@ DECISIONS = (
     ("rollback_requested", "roll back: a rollback webhook asked for it"),
     ("gate_timed_out", "roll back: the confirm-traffic-increase gate stayed closed"),
     ("threshold_reached", "roll back: failed checks threshold reached"),
+    ("paused", "paused for a decision: the judge was inconclusive"),
     ("passed", "passed"),
 )
 
@@ -799,6 +811,8 @@ def step_line(result, threshold):
     checks = [metric["msg"] for metric in result.get("metrics") or [] if metric.get("msg")]
     checks += [hook["msg"] for hook in result.get("webhooks") or []
                if hook.get("type") == "rollout" and not hook.get("passed")]
+    if (result.get("judge") or {}).get("msg"):
+        checks.append(result["judge"]["msg"])
     return "{0}: {1}; failed checks {2}/{3}; {4}".format(
         where, ", ".join(checks) or "no checks", int(result.get("failed_checks") or 0), threshold,
         decision_of(result))

@@ -134,7 +134,8 @@ decision:
         - C(suspended) (C(spec.suspend) is set; nothing is done), C(initialise) (no primary yet),
           C(resume) or C(rollback) (an earlier run left this revision's release unfinished; see
           O(on_interrupted)), C(release) (a new revision), C(unlock) (nothing to release, but a killed
-          run left the release lock), or C(nothing).
+          run left the release lock), C(paused) (an inconclusive judge paused this revision's release
+          for a person; the promote or abort playbook decides), or C(nothing).
       type: str
       sample: release
     reason:

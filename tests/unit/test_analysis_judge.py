@@ -59,6 +59,38 @@ def test_a_judgement_that_did_not_pass_is_one_failed_check_with_its_message():
         "Halt app.ns advancement judge score 0 < 75; comparison latency: high"
 
 
+def test_an_inconclusive_judgement_of_a_pausing_judge_pauses_naming_comparison_and_score():
+    pausing = canary({"passScore": 95, "marginalScore": 40, "inconclusive": "pause"})
+    judgement = analysis.judge_comparisons(pausing, [comparison("a", True), comparison("b", False)])
+
+    outcome, failure = analysis.judge_tick(None, [], None, judgement)
+
+    assert outcome == analysis.PAUSED
+    assert analysis.halt_event(pausing, failure) == (
+        "Warning", "Halt app.ns advancement judge score 50 inconclusive (between 40 and 95); "
+        "comparison b: high; paused for a decision: promote or abort")
+
+
+def test_a_pausing_judge_still_fails_a_score_below_marginal_and_a_failed_metric():
+    pausing = canary({"passScore": 95, "marginalScore": 40, "inconclusive": "pause"})
+    below = analysis.judge_comparisons(pausing, [comparison("a", False), comparison("b", False)])
+    inconclusive = analysis.judge_comparisons(pausing, [comparison("a", True), comparison("b", False)])
+    bad_metric = {"name": "request-success-rate", "passed": False, "msg": "success rate 50% < 99%"}
+
+    assert analysis.judge_tick(None, [], None, below)[0] == analysis.FAILED
+    assert analysis.judge_tick(None, [bad_metric], None, inconclusive)[0] == analysis.FAILED
+    assert analysis.judge_tick({"passed": False, "failed": {"name": "load"}}, [], None,
+                               inconclusive)[0] == analysis.FAILED
+
+
+def test_an_inconclusive_judgement_of_the_default_judge_is_a_failed_check():
+    judgement = analysis.judge_comparisons(canary({"marginalScore": 40}),
+                                           [comparison("a", True), comparison("b", False)])
+
+    assert judgement["outcome"] == "inconclusive"
+    assert analysis.judge_tick(None, [], None, judgement)[0] == analysis.FAILED
+
+
 def test_a_passing_judgement_lets_the_tick_pass():
     judgement = analysis.judge_comparisons(canary(), [comparison("latency", True)])
 

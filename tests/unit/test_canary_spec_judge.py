@@ -36,6 +36,13 @@ def test_a_built_in_metric_may_compare_without_a_threshold_and_gets_the_defaults
                                            "group_weights": {}, "inconclusive": "fail"}
 
 
+def test_an_inconclusive_step_may_pause_for_a_person_to_decide():
+    canary = parse_canary(manifest([{"name": "request-duration", "compare": {"maxRatio": 1.1}}],
+                                   {"inconclusive": "pause"}))
+
+    assert canary["analysis"]["judge"]["inconclusive"] == "pause"
+
+
 def test_a_comparison_beside_a_threshold_keeps_both():
     canary = parse_canary(manifest([{"name": "request-success-rate", "thresholdRange": {"min": 99},
                                      "compare": {"direction": "lower-is-worse",
@@ -75,9 +82,7 @@ def test_bad_compare_fields_are_refused_by_name(compare, field, words):
 @pytest.mark.parametrize("judge, field, words", [
     ({"passScore": 101}, "passScore", "must be a number from 0 to 100"),
     ({"passScore": 70, "marginalScore": 80}, "marginalScore", "must not be greater than passScore"),
-    ({"inconclusive": "retry"}, "inconclusive", "must be one of fail"),
-    ({"inconclusive": "pause"}, "inconclusive", "pause (leave the canary at its weight for a person "
-                                                "to decide) is not supported yet; use fail"),
+    ({"inconclusive": "retry"}, "inconclusive", "must be one of fail, pause (fail counts"),
     ({"groupWeights": {"latency": -1}}, "groupWeights.latency", "at least 0"),
     ({"verdict": "x"}, "verdict", "is not a judge field"),
 ])

@@ -4,8 +4,11 @@ import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
 from ansible_collections.progressive.delivery.plugins.module_utils.release import (
+    PAUSED_PHASE,
     TRANSITIONS,
     decide,
+    is_paused,
+    paused_condition,
     transition,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
@@ -60,6 +63,49 @@ def test_an_interrupted_release_is_resumed_or_rolled_back_as_asked(phase):
     assert action(status) == "resume"
     assert action(status, on_interrupted="rollback") == "rollback"
     assert "weight 30 in phase {0}".format(phase) in decide(CANARY, status, "rev2", True)["reason"]
+
+
+def paused(**extra):
+    status = {"phase": "Waiting", "lastPromotedSpec": "rev1", "lastAppliedSpec": "rev2",
+              "canaryWeight": 50, "conditions": [
+                  {"type": "Promoted", "status": "Unknown", "reason": "Inconclusive",
+                   "message": "Canary analysis inconclusive (judge score 50)"}]}
+    status.update(extra)
+    return status
+
+
+def test_a_paused_release_stays_paused_for_the_same_revision_whatever_on_interrupted_says():
+    assert action(paused()) == "paused"
+    assert action(paused(), on_interrupted="rollback") == "paused"
+    assert action(paused(), holder="job-7") == "paused"
+    assert "inconclusive at weight 50" in decide(CANARY, paused(), "rev2", True)["reason"]
+
+
+def test_a_paused_release_whose_target_changed_releases_the_new_revision_from_weight_0():
+    assert action(paused(), revision="rev3") == "release"
+    # Reverted to the promoted revision: analysed again too, as Flagger restarts on any change.
+    assert action(paused(), revision="rev1") == "release"
+    assert "starts again from weight 0" in decide(CANARY, paused(), "rev3", True)["reason"]
+
+
+def test_a_waiting_gate_is_not_a_pause_and_a_suspended_pause_is_suspended():
+    gate = paused(conditions=[{"type": "Promoted", "status": "Unknown", "reason": "Waiting"}])
+    assert action(gate) == "resume"
+    assert action(paused(), suspend=True) == "suspended"
+
+
+def test_a_pause_is_written_as_phase_waiting_with_a_condition_naming_what_was_inconclusive():
+    status = new_status({"phase": "Progressing", "canaryWeight": 50},
+                        {"phase": PAUSED_PHASE}, condition=paused_condition("judge score 50"),
+                        now=0)
+
+    assert is_paused(status)
+    [condition] = status["conditions"]
+    assert (condition["status"], condition["reason"]) == ("Unknown", "Inconclusive")
+    assert condition["message"] == ("Canary analysis inconclusive (judge score 50); waiting for "
+                                    "a person to promote or abort.")
+    promoted = new_status(status, {"phase": "Succeeded"}, now=1)
+    assert not is_paused(promoted)
 
 
 def test_a_lock_left_behind_is_work_when_nothing_else_is():

@@ -51,6 +51,16 @@ def test_a_changed_target_is_a_restart_not_a_rollback():
     assert step_line(result, 2) == "weight 10: no checks; failed checks 0/2; restart from weight 0: the target changed"
 
 
+def test_a_paused_step_names_the_judgement_and_says_a_person_decides():
+    result = {"weight": 50, "passed": False, "paused": True, "failed_checks": 0, "metrics": [],
+              "judge": {"msg": "judge score 50 inconclusive (between 40 and 95); comparison "
+                               "request-duration: high"}, "ticks": [{}]}
+
+    assert step_line(result, 3) == (
+        "weight 50: judge score 50 inconclusive (between 40 and 95); comparison request-duration: "
+        "high; failed checks 0/3; paused for a decision: the judge was inconclusive")
+
+
 def test_one_junit_case_per_step_and_check_with_a_failure_where_the_check_failed():
     ticks = [tick(10, False, 1, [RATE_BAD, LATENCY_OK]),
              tick(10, True, 1, [RATE_OK, LATENCY_OK], webhooks=[

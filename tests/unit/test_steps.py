@@ -25,6 +25,7 @@ class Script(object):
         outcome = self.outcomes.get(weight, ["pass"]).pop(0) if self.outcomes.get(weight) else "pass"
         result = {"weight": weight, "passed": outcome == "pass", "threshold_reached": False,
                   "revision_changed": outcome == "revision", "rollback_requested": outcome == "rollback",
+                  "paused": outcome == "pause",
                   "changed": True, "failed_checks": self.failed, "msg": "weight {0}: {1}".format(weight, outcome)}
         if outcome == "fail":
             self.failed += 1
@@ -72,8 +73,9 @@ def test_the_loop_stops_where_the_threshold_is_reached_and_never_raises_the_weig
     assert [s["weight"] for s in result["steps"]] == [10, 20]
 
 
-def test_a_changed_target_or_a_rollback_hook_stops_at_once():
-    for outcome, key in (("revision", "revision_changed"), ("rollback", "rollback_requested")):
+def test_a_changed_target_a_rollback_hook_or_a_pause_stops_at_once():
+    for outcome, key in (("revision", "revision_changed"), ("rollback", "rollback_requested"),
+                         ("pause", "paused")):
         script = Script({10: [outcome]})
 
         result = run_steps([10, 20], script.advance, script.tick)
