@@ -14,6 +14,8 @@ from pdtest.playbooks import run_playbook
 from pdtest.sandbox import canary_events, get_json
 
 NEW_REVISION = ("New revision detected, progressing canary analysis.", "good")
+# A guard against a hung run only, generous for a machine shared by several sandboxes.
+RUN_TIMEOUT = 900
 METADATA_FIELDS = ["Target", "Failed checks threshold", "Progress deadline", "Traffic routing"]
 
 
@@ -66,15 +68,15 @@ def test_a_promoted_and_a_rolled_back_release_alert_and_send_every_event(sandbox
     # The Canary's own event webhook replaces the global one, as in Flagger.
     extra_vars = {"canary_file": str(path),
                   "canary_event_webhook": f"{receivers['global_events'].url}/global"}
-    first = run_playbook(sandbox, extra_vars=extra_vars)
+    first = run_playbook(sandbox, extra_vars=extra_vars, timeout=RUN_TIMEOUT)
     assert first.returncode == 0, first.stdout[-4000:]
     load = Load(sandbox, namespace, rps=30)
     try:
         set_image(sandbox, namespace, "4.0.6")
-        promoted = run_playbook(sandbox, extra_vars=extra_vars)
+        promoted = run_playbook(sandbox, extra_vars=extra_vars, timeout=RUN_TIMEOUT)
         assert promoted.returncode == 0, promoted.stdout[-4000:]
         set_image(sandbox, namespace, "4.0.7", env={"SANDBOX_FAIL_RATE": "0.6"})
-        rolled_back = run_playbook(sandbox, extra_vars=extra_vars)
+        rolled_back = run_playbook(sandbox, extra_vars=extra_vars, timeout=RUN_TIMEOUT)
         assert rolled_back.returncode != 0, "the play fails after a rollback"
     finally:
         load.stop()
