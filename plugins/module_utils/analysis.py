@@ -61,12 +61,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     EVENT_TEMPLATES,
-    emit_event,
     event_message,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.release import (
     PAUSED_PHASE,
     paused_condition,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
+    announce,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     read_canary,
@@ -383,24 +385,18 @@ def count_failed_check(marker):
     return compute
 
 
-def _emit(client, canary, canary_obj, event, sender, check_mode):
-    """Record the event and hand it to the Canary's ``event`` webhooks, as Flagger does."""
+def _emit(client, canary, canary_obj, event, sender, check_mode, signals=None):
+    """Record the event, hand it to the event webhooks and alert where Flagger alerts."""
     event_type, message = event
     if check_mode or canary_obj is None:
         return
-    emit_event(client, canary_obj, message, event_type=event_type)
-    hooks = canary["analysis"].get("webhooks") or []
-    if any(h.get("type") == "event" for h in hooks):
-        status = canary_obj.get("status") or {}
-        payload = build_event_payload(canary["name"], canary["namespace"],
-                                      status.get("phase") or PROGRESSING,
-                                      status.get("lastAppliedSpec"), message, event_type)
-        run_webhooks(hooks, "event", payload, sender)
+    announce(client, canary, canary_obj, event_type, message, sender, signals,
+             phase=(canary_obj.get("status") or {}).get("phase") or PROGRESSING)
 
 
 def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sender=None,
              check_mode=False, provider_factory=build_provider, sleep=time.sleep,
-             traffic_gate=True, tick_id=None, before_write=None):
+             traffic_gate=True, tick_id=None, before_write=None, signals=None):
     """Run one analysis tick at ``weight`` and return the module's result dict.
 
     ``tick_id`` names this call's check (one is made up when not given); see count_failed_check.
@@ -470,7 +466,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
                                   hook=asked["name"])
             if before_write is not None:
                 before_write()
-            _emit(client, canary, canary_obj, event, sender, check_mode)
+            _emit(client, canary, canary_obj, event, sender, check_mode, signals)
             result["events"].append(event[1])
             result.update(rollback_requested=True, msg="weight {0}: {1}: rollback requested".format(
                 weight, event[1]))
@@ -519,7 +515,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
     event = halt_event(canary, failure)
     result["events"].append(event[1])
     if outcome == WAITING:
-        _emit(client, canary, canary_obj, event, sender, check_mode)
+        _emit(client, canary, canary_obj, event, sender, check_mode, signals)
         result.update(waiting=True, msg="weight {0}: {1}".format(weight, event[1]))
         return result
     if outcome == PAUSED:
@@ -528,7 +524,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
             client, namespace, name, {"phase": PAUSED_PHASE, "canaryWeight": weight},
             condition=paused_condition(judgement["msg"]), check_mode=check_mode,
             known=canary_obj)
-        _emit(client, canary, canary_obj, event, sender, check_mode)
+        _emit(client, canary, canary_obj, event, sender, check_mode, signals)
         result.update(changed=changed, paused=True, msg="weight {0}: {1}".format(weight, event[1]))
         return result
 
@@ -537,7 +533,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
     changed, _before, after = update_status_guarded(
         client, namespace, name, count_failed_check(marker), check_mode=check_mode,
         known=canary_obj)
-    _emit(client, canary, canary_obj, event, sender, check_mode)
+    _emit(client, canary, canary_obj, event, sender, check_mode, signals)
     failed_checks = int(after.get("failedChecks") or 0)
     result.update(
         changed=changed,
@@ -609,9 +605,22 @@ def _confirm_rollout_transition(client, canary, canary_obj, passed, events):
     return events
 
 
+def _waiting_promotion_transition(client, canary, canary_obj, events):
+    """A closed confirm-promotion gate puts the Canary in phase WaitingPromotion when it starts
+    waiting, as Flagger does, and only then records its event (and alert); a gate asked again
+    while the Canary waits records nothing. Returns the events to record."""
+    if client is None or canary_obj is None:
+        return events
+    if (canary_obj.get("status") or {}).get("phase") == "WaitingPromotion":
+        return []
+    canary_obj["status"] = write_status(client, canary["namespace"], canary["name"],
+                                        {"phase": "WaitingPromotion"}, known=canary_obj)[2]
+    return events
+
+
 def run_stage_hooks(client, canary, canary_obj, hook_type, sender, phase=None, checksum=None,
                     check_mode=False, record_events=True, count_failures=True,
-                    event_message=None, event_type="Normal", tick_id=None):
+                    event_message=None, event_type="Normal", tick_id=None, signals=None):
     """Run the Canary's hooks of one type and record what happened like Flagger does.
 
     ``client`` and ``canary_obj`` may be None (a Canary that only exists as a file): the hooks
@@ -645,9 +654,11 @@ def run_stage_hooks(client, canary, canary_obj, hook_type, sender, phase=None, c
     if hook_type == "confirm-rollout" and summary["results"]:
         events = _confirm_rollout_transition(client, canary, canary_obj, summary["passed"], events)
         result["changed"] = result["changed"] or bool(events)
+    if hook_type == "confirm-promotion" and summary["results"] and not summary["passed"]:
+        events = _waiting_promotion_transition(client, canary, canary_obj, events)
     if record_events and client is not None and canary_obj is not None:
         for event in events:
-            _emit(client, canary, canary_obj, event, sender, check_mode)
+            _emit(client, canary, canary_obj, event, sender, check_mode, signals)
     result["events"] = [message for _type, message in events]
     if (count_failures and not summary["passed"] and hook_type in COUNTED_HOOK_TYPES
             and client is not None and canary_obj is not None):

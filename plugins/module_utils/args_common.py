@@ -14,6 +14,11 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.progressive.delivery.plugins.module_utils.notifiers import (
+    DEFAULT_USERNAME,
+    PROVIDERS,
+    SEVERITIES,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
     TRAEFIK_API_VERSIONS,
 )
@@ -55,6 +60,28 @@ TARGET_LABELS_ARG_SPEC = dict(
     selector_labels=dict(type="list", elements="str",
                          default=["app", "name", "app.kubernetes.io/name"]),
     include_label_prefix=dict(type="list", elements="str", default=[]),
+)
+
+
+# One chat alert target, as canary_notify's providers and the signals' alert_providers take it.
+ALERT_TARGET_OPTIONS = dict(
+    name=dict(type="str"),
+    provider=dict(type="str", required=True, choices=list(PROVIDERS)),
+    url=dict(type="str", required=True, no_log=True),
+    username=dict(type="str", default=DEFAULT_USERNAME),
+    channel=dict(type="str"),
+    token=dict(type="str", no_log=True),
+    proxy=dict(type="str", no_log=True),
+    alert_severity=dict(type="str", choices=list(SEVERITIES), default="info"),
+)
+
+# doc fragment: progressive.delivery.signals (Flagger's -event-webhook, its global notifier
+# flags and -cluster-name)
+SIGNALS_ARG_SPEC = dict(
+    event_webhook=dict(type="str", no_log=True),
+    alert_providers=dict(type="list", elements="dict", default=[],
+                         options=ALERT_TARGET_OPTIONS),
+    cluster_name=dict(type="str"),
 )
 
 

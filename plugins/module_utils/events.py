@@ -13,6 +13,8 @@ __metaclass__ = type
 
 import hashlib
 import json
+import re
+import string
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
@@ -101,17 +103,39 @@ def event_message(template, canary, **values):
         raise InvalidInput("event template must be one of {0}; got {1!r}".format(
             ", ".join(sorted(EVENT_TEMPLATES)), template))
     event_type, text = EVENT_TEMPLATES[template]
-    target = canary["target"]["name"]
-    names = {
-        "canary": _dotted(canary["name"], canary["namespace"]),
-        "target": _dotted(target, canary["namespace"]),
-        "primary": _dotted(primary_name(target), canary["namespace"]),
-    }
+    names = _names(canary)
     names.update(values)
     try:
         return event_type, text.format(**names)
     except KeyError as exc:
         raise InvalidInput("event template {0} needs the value {1}".format(template, exc))
+
+
+def _names(canary):
+    target = canary["target"]["name"]
+    return {
+        "canary": _dotted(canary["name"], canary["namespace"]),
+        "target": _dotted(target, canary["namespace"]),
+        "primary": _dotted(primary_name(target), canary["namespace"]),
+    }
+
+
+def parse_event(template, canary, message):
+    """The values ``message`` fills into ``template`` for this Canary, or None when it is not
+    worded by that template: the inverse of event_message, so a reason the role words (a
+    rollback's) is recognised by the same table that words it."""
+    names = _names(canary)
+    pattern = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(EVENT_TEMPLATES[template][1]):
+        pattern.append(re.escape(literal))
+        if field is None:
+            continue
+        if field in names:
+            pattern.append(re.escape(names[field]))
+        else:
+            pattern.append("(?P<{0}>.*)".format(field))
+    found = re.match("".join(pattern) + r"\Z", (message or "").strip(), re.S)
+    return found.groupdict() if found else None
 
 
 def _involved_object(canary_obj):

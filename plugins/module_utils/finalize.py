@@ -78,8 +78,13 @@ class Finalizer(object):
     """Works out and performs the deletion of one Canary."""
 
     def __init__(self, client, canary, revert=None, delete=True, timeout=None, check_mode=False,
-                 clock=time.monotonic, sleep=time.sleep, target_labels=None):
+                 clock=time.monotonic, sleep=time.sleep, target_labels=None, record_event=None):
         self.client = client
+        # record_event(canary_obj, event_type, message): the module's, which also sends the Event
+        # to the event webhooks; recording it is enough without one.
+        self.record_event = record_event or (
+            lambda canary_obj, event_type, message: emit_event(client, canary_obj, message,
+                                                               event_type))
         self.canary = canary
         self.namespace = canary["namespace"]
         self.revert = canary.get("revert_on_deletion", False) if revert is None else revert
@@ -110,7 +115,7 @@ class Finalizer(object):
             self._record("Canary", self.canary["name"], "status", before, after)
         event_type, message = event_message("terminating", self.canary)
         if not self.check_mode:
-            emit_event(self.client, canary_obj, message, event_type)
+            self.record_event(canary_obj, event_type, message)
 
     def _autoscaler_min_replicas(self):
         autoscaler = self.canary.get("autoscaler")
@@ -216,7 +221,8 @@ class Finalizer(object):
 
 
 def finalize(client, canary, revert=None, delete=True, timeout=None, check_mode=False,
-             target_labels=None):
+             target_labels=None, record_event=None):
     """Delete a Canary as Flagger's finalizer does; see the module docs of canary_finalize."""
     return Finalizer(client, canary, revert=revert, delete=delete, timeout=timeout,
-                     check_mode=check_mode, target_labels=target_labels).run()
+                     check_mode=check_mode, target_labels=target_labels,
+                     record_event=record_event).run()

@@ -44,9 +44,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
     router_for,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
+    announce,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
-    emit_event,
     event_message,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
+    WebhookSender,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     owner_reference,
@@ -166,8 +171,10 @@ class Initialiser(object):
 
     def __init__(self, client, canary, manifest=None, traefik_api_version=None,
                  check_mode=False, timeout=None, clock=time.monotonic, sleep=time.sleep,
-                 target_labels=None):
+                 target_labels=None, signals=None):
         self.client = client
+        # Where the "Initialization done!" Event and alert also go (announce.Signals).
+        self.signals = signals
         self.canary = canary
         # selector_labels and include_label_prefix (Flagger's controller flags), for target_for.
         self.target_labels = target_labels or {}
@@ -413,7 +420,8 @@ class Initialiser(object):
         if self.canary_obj is not None:
             event_type, message = event_message("initialized", self.canary)
             if not self.check_mode:
-                emit_event(self.client, self.canary_obj, message, event_type)
+                announce(self.client, self.canary, self.canary_obj, event_type, message,
+                         WebhookSender(api_client=lambda: self.client.client), self.signals)
         return True
 
     def run(self):
@@ -440,8 +448,8 @@ class Initialiser(object):
 
 
 def initialise(client, canary, manifest=None, traefik_api_version=None, check_mode=False,
-               timeout=None, target_labels=None):
+               timeout=None, target_labels=None, signals=None):
     """Create what a Canary needs; see the module docs of canary_init for the result."""
     return Initialiser(client, canary, manifest=manifest,
                        traefik_api_version=traefik_api_version, check_mode=check_mode,
-                       timeout=timeout, target_labels=target_labels).run()
+                       timeout=timeout, target_labels=target_labels, signals=signals).run()

@@ -261,3 +261,14 @@ def target_from_alert_provider(alert, provider_obj, secret=None):
         "channel": spec.get("channel") or DEFAULT_CHANNEL,
         "alert_severity": alert.get("severity") or "info",
     }
+
+
+def resolve_alert_target(alert, get):
+    """The delivery target of one ``analysis.alerts`` entry, reading its AlertProvider and the
+    provider's Secret with ``get(api_version, kind, namespace, name)``, which returns the object
+    or raises. Raises ValueError naming the problem."""
+    ref = alert["provider_ref"]
+    provider_obj = get(ALERT_PROVIDER_API_VERSION, "AlertProvider", ref["namespace"], ref["name"])
+    secret_ref = ((provider_obj.get("spec") or {}).get("secretRef") or {}).get("name")
+    secret = get("v1", "Secret", ref["namespace"], secret_ref) if secret_ref else None
+    return target_from_alert_provider(alert, provider_obj, secret)

@@ -153,6 +153,8 @@ TRANSITIONS = {
     "promoting": ("Promoting", {}, "copying"),
     "finalising": ("Finalising", {"canaryWeight": 0}, "routing_to_primary"),
     "succeeded": ("Succeeded", {"canaryWeight": 0}, "promoted"),
+    # The reason of a rollback, which the role words (an Event given with it); it alerts.
+    "rolling_back": (None, {}, None),
     "failed": ("Failed", {"canaryWeight": 0}, "failed"),
     "aborted": ("Failed", {"canaryWeight": 0}, "aborted"),
     "promoted_by_operator": ("Succeeded", {"canaryWeight": 0}, "promoted_by_operator"),

@@ -63,6 +63,7 @@ extends_documentation_fragment:
   - progressive.delivery.kubernetes_client
   - progressive.delivery.prometheus_provider
   - progressive.delivery.traefik_api_version
+  - progressive.delivery.signals
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -538,6 +539,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_REF_ARG_SPEC,
     PROMETHEUS_PROVIDER_ARG_SPEC,
+    SIGNALS_ARG_SPEC,
     TRAEFIK_API_VERSION_ARG_SPEC,
     argument_spec as argument_spec_of,
 )
@@ -577,8 +579,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.lease import 
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.retry import RetryPolicy
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
-    emit_event,
     event_message,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
+    Signals,
+    announce,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     read_canary,
@@ -595,7 +600,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 )
 
 
-def advance_weight(client, canary, router, weight):
+def advance_weight(client, canary, router, weight, sender, signals):
     """Shift the canary to ``weight`` and record it as Flagger does, once per weight.
 
     Doing this in the analysing call saves a module start per step; a retry of the same tick
@@ -610,7 +615,8 @@ def advance_weight(client, canary, router, weight):
     write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight},
                  known=canary_obj)
     event_type, message = event_message("advance", canary, weight=weight)
-    emit_event(client, canary_obj, message, event_type=event_type)
+    canary_obj.setdefault("status", {})["canaryWeight"] = weight
+    announce(client, canary, canary_obj, event_type, message, sender, signals)
     return True
 
 
@@ -631,7 +637,8 @@ def argument_spec():
         set_weight=dict(type="bool", default=False),
         route_to_primary_on_failure=dict(type="bool", default=False),
     )
-    spec.update(argument_spec_of(PROMETHEUS_PROVIDER_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC))
+    spec.update(argument_spec_of(PROMETHEUS_PROVIDER_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
+                                 SIGNALS_ARG_SPEC))
     return spec
 
 
@@ -718,6 +725,7 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch):
     """
     params = module.params
     revision = params["revision"]
+    signals = Signals.from_params(params)
     first = [True]
 
     def advance(weight):
@@ -727,7 +735,7 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch):
             first[0] = False
             if revision and ClusterReader(client).target_revision(canary) != revision:
                 return False
-        return advance_weight(client, canary, router, weight)
+        return advance_weight(client, canary, router, weight, sender, signals)
 
     ticks = []
 
@@ -735,7 +743,7 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch):
         started = time.time()
         result = run_tick(client, canary, weight, revision=revision, wait=params["wait"],
                           prometheus=prometheus, sender=sender, traffic_gate=False,
-                          sleep=watch.sleep, before_write=watch.check)
+                          sleep=watch.sleep, before_write=watch.check, signals=signals)
         ticks.append(tick_record(result, started, time.time()))
         return result
 
@@ -746,7 +754,8 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch):
         def gate():
             canary_obj = read_canary(client, canary["namespace"], canary["name"])
             asked = run_stage_hooks(client, canary, canary_obj, "confirm-traffic-increase",
-                                    sender, phase=PROGRESSING, checksum=revision)
+                                    sender, phase=PROGRESSING, checksum=revision,
+                                    signals=signals)
             return asked["passed"], (asked["events"] or [asked["msg"]])[-1]
 
     renew = None
@@ -820,15 +829,17 @@ def step_line(result, threshold):
 
 def run_one_tick(module, client, canary, router, prometheus, sender):
     params = module.params
+    signals = Signals.from_params(params)
     advanced = False
     # A target that changed since the analysis started is not given more traffic; the tick below
     # reports revision_changed and the analysis restarts from weight 0.
     if params["set_weight"] and (not params["revision"] or
                                  ClusterReader(client).target_revision(canary) == params["revision"]):
-        advanced = advance_weight(client, canary, router, params["weight"])
+        advanced = advance_weight(client, canary, router, params["weight"], sender, signals)
     result = run_tick(
         client, canary, params["weight"], revision=params["revision"], wait=params["wait"],
         prometheus=prometheus, sender=sender, traffic_gate=params["confirm_traffic_increase"],
+        signals=signals,
     )
     result["advanced"] = advanced
     result["changed"] = result.get("changed", False) or advanced

@@ -17,7 +17,8 @@ description:
   - Does what Flagger's finalizer does when a C(Canary) is deleted. No controller runs between
     releases, so this module does the work and then deletes the Canary itself.
   - With C(spec.revertOnDeletion=true) (or O(revert=true)), in Flagger's order, records phase
-    C(Terminating) and the event C(Terminating canary <name>.<namespace>), scales the target
+    C(Terminating) and the event C(Terminating canary <name>.<namespace>) (sent to the event
+    webhooks too, as Flagger sends every Event), scales the target
     Deployment back to the primary's replicas (from zero when the primary is gone, as Flagger's
     C(ScaleFromZero)), waits until the target is ready, and points the apex Service at the
     target's pods when the Service is not the Canary's own (the selector of kubectl's
@@ -37,6 +38,7 @@ extends_documentation_fragment:
   - progressive.delivery.kubernetes_client
   - progressive.delivery.canary_ref
   - progressive.delivery.target_labels
+  - progressive.delivery.signals
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -109,8 +111,13 @@ objects:
            {"kind": "Canary", "name": "podinfo", "action": "deleted"}]
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
+    Signals,
+    announce,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_REF_ARG_SPEC,
+    SIGNALS_ARG_SPEC,
     TARGET_LABELS_ARG_SPEC,
     argument_spec as argument_spec_of,
     target_labels,
@@ -130,11 +137,16 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
     DeliveryModule,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
+    WebhookSender,
+    hide_url_secrets,
+)
 
 
 def argument_spec():
     return argument_spec_of(
         DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC, TARGET_LABELS_ARG_SPEC,
+        SIGNALS_ARG_SPEC,
         revert=dict(type="bool"),
         delete=dict(type="bool", default=True),
         timeout=dict(type="int"),
@@ -151,9 +163,16 @@ def run(module):
             params["namespace"], params["name"]))
         return {"changed": False, "reverted": False, "deleted": False, "objects": []}
     canary, _manifest, _source, _obj = resolve_canary(params, read)
+
+    def record_event(canary_obj, event_type, message):
+        hide_url_secrets(module, canary["analysis"].get("webhooks"))
+        announce(client, canary, canary_obj, event_type, message,
+                 WebhookSender(api_client=lambda: client.client), Signals.from_params(params),
+                 template="terminating", phase="Terminating")
+
     return finalize(client, canary, revert=params["revert"], delete=params["delete"],
                     timeout=params["timeout"], check_mode=module.check_mode,
-                    target_labels=target_labels(params))
+                    target_labels=target_labels(params), record_event=record_event)
 
 
 def main():

@@ -45,6 +45,7 @@ extends_documentation_fragment:
   - progressive.delivery.target_labels
   - progressive.delivery.canary_ref
   - progressive.delivery.traefik_api_version
+  - progressive.delivery.signals
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -119,8 +120,12 @@ traefik_api_version:
   sample: traefik.io/v1alpha1
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
+    Signals,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_SOURCE_ARG_SPEC,
+    SIGNALS_ARG_SPEC,
     TARGET_LABELS_ARG_SPEC,
     TRAEFIK_API_VERSION_ARG_SPEC,
     argument_spec as argument_spec_of,
@@ -146,7 +151,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 def argument_spec():
     return argument_spec_of(
         DeliveryModule.k8s_argument_spec(), CANARY_SOURCE_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
-        TARGET_LABELS_ARG_SPEC,
+        TARGET_LABELS_ARG_SPEC, SIGNALS_ARG_SPEC,
         manifest=dict(type="dict"),
         timeout=dict(type="int"),
     )
@@ -163,7 +168,8 @@ def run(module):
     return initialise(client, canary, manifest=manifest,
                       traefik_api_version=params["traefik_api_version"],
                       check_mode=module.check_mode, timeout=params["timeout"],
-                      target_labels=target_labels(params))
+                      target_labels=target_labels(params),
+                      signals=Signals.from_params(params))
 
 
 def main():

@@ -246,10 +246,15 @@ results:
       type: dict
 """
 
+import copy
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
     load_canary,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    ALERT_TARGET_OPTIONS,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
@@ -264,7 +269,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
     DeliveryModule,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.notifiers import (
-    ALERT_PROVIDER_API_VERSION,
     DEFAULT_USERNAME,
     PROVIDERS,
     SEVERITIES,
@@ -272,8 +276,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.notifiers imp
     build_alert,
     normalize_fields,
     post_alert,
+    resolve_alert_target,
     severity_matches,
-    target_from_alert_provider,
     validate_url,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
@@ -296,20 +300,7 @@ def argument_spec():
         token=dict(type="str", no_log=True),
         proxy=dict(type="str", no_log=True),
         alert_severity=dict(type="str", choices=list(SEVERITIES), default="info"),
-        providers=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                name=dict(type="str"),
-                provider=dict(type="str", required=True, choices=list(PROVIDERS)),
-                url=dict(type="str", required=True, no_log=True),
-                username=dict(type="str", default=DEFAULT_USERNAME),
-                channel=dict(type="str"),
-                token=dict(type="str", no_log=True),
-                proxy=dict(type="str", no_log=True),
-                alert_severity=dict(type="str", choices=list(SEVERITIES), default="info"),
-            ),
-        ),
+        providers=dict(type="list", elements="dict", options=copy.deepcopy(ALERT_TARGET_OPTIONS)),
         text=dict(type="str", required=True),
         fields=dict(type="raw"),
         severity=dict(type="str", choices=list(SEVERITIES), default="info"),
@@ -362,13 +353,8 @@ def targets(params, canary, cluster):
                            "Canary whose spec.analysis.alerts names AlertProviders")
     found = []
     for alert in alerts:
-        ref = alert["provider_ref"]
-        provider_obj = cluster.get(ALERT_PROVIDER_API_VERSION, "AlertProvider",
-                                   ref["namespace"], ref["name"])
-        secret_ref = ((provider_obj.get("spec") or {}).get("secretRef") or {}).get("name")
-        secret = cluster.get("v1", "Secret", ref["namespace"], secret_ref) if secret_ref else None
         try:
-            found.append(target_from_alert_provider(alert, provider_obj, secret))
+            found.append(resolve_alert_target(alert, cluster.get))
         except ValueError as exc:
             raise InvalidInput(str(exc))
     return found

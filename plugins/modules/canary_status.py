@@ -25,12 +25,18 @@ description:
   - Records a Kubernetes Event about the Canary (reason C(Synced)), worded as Flagger words it when
     the C(template) key of O(event) is used; an identical event repeated is counted rather than duplicated, so
     C(kubectl describe canary/NAME) reads like Flagger's.
+  - Every Event is also sent, as in Flagger, to the Canary's C(event) webhooks (or, when it has
+    none, to O(event_webhook)), and the Events of the moments Flagger alerts at (initialization, a
+    new revision, a gate waiting for approval, a rollback, a promotion) send Flagger's alert to
+    the Canary's C(analysis.alerts) AlertProviders (or, when it lists none, to O(alert_providers)).
+    Delivery problems are returned, never fatal.
   - The status write carries the resourceVersion it read; on a conflict the Canary is read again
     and the fields re-applied, so concurrent writers do not lose each other's changes.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
+  - progressive.delivery.signals
 attributes:
   check_mode:
     support: full
@@ -55,7 +61,9 @@ options:
         with it.
       - C(analysis_started) (Progressing, weight, failed checks and iterations 0);
         C(analysis_restarted) (the same, with Flagger's "Restarting analysis" Event);
-        C(scaling_up) and C(checks_started) (Events only); C(waiting_promotion);
+        C(scaling_up) and C(checks_started) (Events only); C(rolling_back) (the reason of a
+        rollback, given as O(event), which is also sent as Flagger's rollback alert);
+        C(waiting_promotion);
         C(promoting); C(finalising) (weight 0); C(succeeded) (weight 0, "Promotion completed!",
         worded for a skipped analysis when C(spec.skipAnalysis) is set); C(failed) (weight 0,
         "Canary failed!"); C(aborted) and C(promoted_by_operator) (the operator playbooks);
@@ -69,6 +77,7 @@ options:
       - analysis_restarted
       - scaling_up
       - checks_started
+      - rolling_back
       - waiting_promotion
       - promoting
       - finalising
@@ -165,10 +174,30 @@ event:
   returned: when O(event) was given
   type: dict
   sample: {"message": "Advance podinfo.test canary weight 10", "type": "Normal", "count": 1}
+event_hooks:
+  description: The calls of the event webhooks the Event was sent to, with their HTTP status.
+  returned: when an Event was recorded
+  type: list
+  elements: dict
+  sample: [{"name": "events", "type": "event", "status": 200, "passed": true}]
+alerts:
+  description:
+    - One entry per alert target of this Event's alert, with C(sent), C(text), C(severity) and
+      C(msg); empty for an Event Flagger sends no alert with.
+  returned: when an Event was recorded
+  type: list
+  elements: dict
+  sample: [{"name": "on-call", "provider": "slack", "sent": true, "severity": "info",
+            "text": "New revision detected, progressing canary analysis."}]
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
+    Signals,
+    announce,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     NAME_ARG_SPEC,
+    SIGNALS_ARG_SPEC,
     argument_spec as argument_spec_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
@@ -195,6 +224,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.events import
     emit_event,
     event_message,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
+    WebhookSender,
+    hide_url_secrets,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     PHASES,
     read_canary,
@@ -211,7 +244,7 @@ FIELDS = (
 
 def argument_spec():
     return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC,
+        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC, SIGNALS_ARG_SPEC,
         transition=dict(type="str", choices=list(TRANSITIONS)),
         phase=dict(type="str", choices=list(PHASES)),
         canary_weight=dict(type="int"),
@@ -265,8 +298,10 @@ def _named_canary(canary_obj):
         spec = canary_obj.get("spec") or {}
         meta = canary_obj.get("metadata") or {}
         return {"name": meta.get("name"), "namespace": meta.get("namespace"),
-                "target": {"name": (spec.get("targetRef") or {}).get("name")},
-                "skip_analysis": bool(spec.get("skipAnalysis"))}
+                "target": {"name": (spec.get("targetRef") or {}).get("name"),
+                           "kind": (spec.get("targetRef") or {}).get("kind")},
+                "skip_analysis": bool(spec.get("skipAnalysis")),
+                "analysis": {"webhooks": [], "alerts": []}}
 
 
 def _event_text(event, canary):
@@ -330,10 +365,22 @@ def run(module):
                                           check_mode=module.check_mode)
     result = {"changed": changed, "status": after, "previous": before,
               "diff": {"before": before, "after": after}}
-    if message is not None:
+    if message is not None and module.check_mode:
         event = emit_event(client, canary_obj, message, event_type,
-                           reason=event.get("reason") or "Synced",
-                           check_mode=module.check_mode)
+                           reason=event.get("reason") or "Synced", check_mode=True)
+    elif message is not None:
+        hide_url_secrets(module, canary["analysis"].get("webhooks"))
+        canary_obj["status"] = after
+        outcome = announce(client, canary, canary_obj, event_type, message,
+                           WebhookSender(api_client=lambda: client.client),
+                           Signals.from_params(params), template=event.get("template"),
+                           values=event.get("values"),
+                           rolling_back=params["transition"] == "rolling_back",
+                           reason=event.get("reason"))
+        event = outcome["event"]
+        result["event_hooks"] = outcome["event_hooks"]
+        result["alerts"] = outcome["alerts"]
+    if message is not None:
         result["event"] = {"name": event["metadata"]["name"], "message": event["message"],
                            "type": event["type"], "reason": event["reason"],
                            "count": event.get("count", 1)}

@@ -33,6 +33,7 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.canary_ref
   - progressive.delivery.kubernetes_client
+  - progressive.delivery.signals
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -226,11 +227,15 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_REF_ARG_SPEC,
+    SIGNALS_ARG_SPEC,
     argument_spec as argument_spec_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
     load_canary,
     run_stage_hooks,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
+    Signals,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     HAS_KUBERNETES,
@@ -255,7 +260,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 
 
 def argument_spec():
-    spec = argument_spec_of(DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC)
+    spec = argument_spec_of(DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC,
+                            SIGNALS_ARG_SPEC)
     spec.update(
         type=dict(type="str", required=True, choices=list(HOOK_TYPES)),
         phase=dict(type="str", choices=list(PHASES)),
@@ -298,6 +304,7 @@ def run(module):
         phase=params["phase"], checksum=params["checksum"], check_mode=module.check_mode,
         record_events=params["record_events"], count_failures=params["count_failed_checks"],
         event_message=params["event_message"], event_type=params["event_type"],
+        signals=Signals.from_params(params),
     )
 
 

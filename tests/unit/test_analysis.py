@@ -335,3 +335,31 @@ def test_a_tick_whose_run_lives_counts_its_failed_check(tmp_path, monkeypatch, h
     assert world.now == pytest.approx(30)
     assert world.writes == ["status", "event"]
     assert result["failed_checks"] == 2 and not result["passed"]
+
+
+class _ClosedGate(object):
+    """A sender whose every hook answers 403, as a closed gate does."""
+
+    def post(self, url, payload, **_kwargs):
+        return 403, "not yet", "direct"
+
+    def route(self, url):
+        return "direct", None
+
+
+def test_a_closed_confirm_promotion_gate_starts_waiting_once(canary, monkeypatch):
+    gated = copy.deepcopy(canary)
+    gated["analysis"]["webhooks"] = [
+        {"name": "approve", "type": "confirm-promotion", "url": "http://gate.test/"}]
+    writes, emitted = [], []
+    monkeypatch.setattr(analysis, "write_status", lambda _c, _ns, _n, changes, **_k: (
+        writes.append(changes) or (True, {}, dict(changes))))
+    monkeypatch.setattr(analysis, "_emit", lambda *args, **_k: emitted.append(args[3][1]))
+    canary_obj = {"status": {"phase": "Progressing"}}
+
+    first = analysis.run_stage_hooks(object(), gated, canary_obj, "confirm-promotion", _ClosedGate())
+    again = analysis.run_stage_hooks(object(), gated, canary_obj, "confirm-promotion", _ClosedGate())
+
+    assert not first["passed"] and not again["passed"]
+    assert writes == [{"phase": "WaitingPromotion"}]
+    assert emitted == ["Halt podinfo.test advancement waiting for promotion approval approve"]
