@@ -35,13 +35,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.release impor
     decide,
     release_decision,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     router_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     read_canary,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import (
     target_for,
 )
 

@@ -50,7 +50,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.status import
     read_canary,
     write_status,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import (
     target_for,
 )
 

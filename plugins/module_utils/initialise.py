@@ -41,7 +41,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     replace_with_retry,
     without_flux_keys,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     router_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
@@ -61,7 +61,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
     primary_name,
     service_names,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import (
     target_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (

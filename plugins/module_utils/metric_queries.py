@@ -18,7 +18,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 from ansible_collections.progressive.delivery.plugins.module_utils.metric_templates import (
     validate_interval,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     router_class,
 )
 

@@ -24,14 +24,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
     primary_name,
     require_dns_label,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     router_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
     Route,
     TraefikWeightedRouter,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import (
     target_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (

@@ -566,7 +566,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
     HAS_REQUESTS,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     router_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (

@@ -169,7 +169,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module import
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     router_for,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (

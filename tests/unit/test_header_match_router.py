@@ -10,7 +10,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import parse_canary
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import router_for
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import router_for
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_header_match import (
     TraefikHeaderMatchRouter,
 )

@@ -8,7 +8,7 @@ import yaml
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import parse_canary
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import (
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     ROUTERS,
     router_class,
     router_for,

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import SpecError, parse_canary
-from ansible_collections.progressive.delivery.plugins.module_utils.routers import router_for
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import router_for
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_sticky import (
     TraefikStickyRouter,
 )

@@ -12,7 +12,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
     DeliveryError,
     InvalidInput,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.targets import target_for
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import target_for
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.daemonset import (
     DaemonSetTarget,
     build_primary_daemonset,

@@ -15,7 +15,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
     DeliveryError,
     InvalidInput,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.targets import (
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import (
     TARGETS,
     target_for,
 )
