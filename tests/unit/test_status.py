@@ -13,7 +13,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.events import
 from ansible_collections.progressive.delivery.plugins.module_utils.status import (
     new_status,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import config_tracking
+from ansible_collections.progressive.delivery.plugins.module_utils.targets import config_tracking
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.config_tracking import (
     revision_checksum,
     config_checksum,
