@@ -6,7 +6,7 @@ SANDBOX_DIR ?= .sandbox
 export SANDBOX_DIR
 SANDBOX := $(PY) -m kubesandbox.cli
 
-.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench chaos clean control-plane flagger \
+.PHONY: setup test demo unit sandbox-test integration sanity lint build sandbox-up sandbox-down sandbox-status bench compare chaos clean control-plane flagger \
 	changelog-lint docs docs-lint ee matrix matrix-sanity
 
 setup:
@@ -69,6 +69,11 @@ demo: setup
 
 bench: setup
 	@bash scripts/bench.sh
+
+## Flagger's controller and the role release the same app side by side in one sandbox; prints both
+## columns and writes the tables into docs/flagger-compatibility.md and docs/performance.md.
+compare: setup
+	@bash scripts/compare.sh
 
 ## 20 releases with random kills and API faults; CI runs a reduced form inside make test.
 chaos: setup

@@ -303,23 +303,15 @@ def prometheus_query_count(sb, with_range=True):
     return _prometheus_query_count(sb, with_range=with_range)
 
 
-class PromSampler:
-    """Samples the Prometheus query counter every 0.1 s with the time, to count queries in a window."""
+class Poller:
+    """A daemon thread running ``_run`` (which returns once ``_stop`` is set) between start and stop."""
 
-    def __init__(self, sb, counter=None):
-        self.sb = sb
-        self.counter = counter or prometheus_query_count
-        self.samples = []
+    def __init__(self):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
-        while not self._stop.is_set():
-            try:
-                self.samples.append((time.time(), self.counter(self.sb)))
-            except OSError:
-                pass
-            self._stop.wait(0.1)
+        raise NotImplementedError
 
     def start(self):
         self._thread.start()
@@ -328,6 +320,24 @@ class PromSampler:
     def stop(self):
         self._stop.set()
         self._thread.join(5)
+
+
+class PromSampler(Poller):
+    """Samples the Prometheus query counter every 0.1 s with the time, to count queries in a window."""
+
+    def __init__(self, sb, counter=None):
+        super().__init__()
+        self.sb = sb
+        self.counter = counter or prometheus_query_count
+        self.samples = []
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.time(), self.counter(self.sb)))
+            except OSError:
+                pass
+            self._stop.wait(0.1)
 
     def count_between(self, start, end):
         before = [v for t, v in self.samples if t <= start]
