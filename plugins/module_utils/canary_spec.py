@@ -697,10 +697,9 @@ def _parse_ab_testing(col, analysis):
     if not iterations and not raw_match:
         return None, None
     if not raw_match:
-        col.error("spec.analysis.iterations", "without spec.analysis.match (blue/green) is not "
-                  "supported with the traefik provider; add match for A/B testing by header or "
-                  "cookie, or use stepWeight with maxWeight")
-        return None, None
+        # Blue/green: the canary is analysed for the iterations without live traffic.
+        return _int_field(col, "spec.analysis.iterations", iterations, 1, 1000,
+                          meaning=" (intervals of blue/green)"), None
     if not iterations:
         col.error("spec.analysis.match", "needs spec.analysis.iterations (the number of "
                   "intervals the matching requests go to the canary)")
@@ -823,10 +822,12 @@ def _parse_analysis(col, spec, namespace, skip_analysis):
                   "or set it to false")
     step_weight, max_weight, step_weights, promotion = _parse_weights(col, analysis)
     if iterations:
+        why = ("A/B testing sends every matching request to the canary" if match else
+               "blue/green analyses the canary without live traffic, then switches it all")
         for key in ("stepWeight", "stepWeights", "maxWeight", "stepWeightPromotion"):
             if analysis.get(key):
                 col.warn("spec.analysis." + key, "is ignored with spec.analysis.iterations "
-                         "(A/B testing sends every matching request to the canary)")
+                         "({0})".format(why))
         step_weight, max_weight, step_weights, promotion = None, TOTAL_WEIGHT, None, None
     elif not step_weight and not step_weights and not skip_analysis:
         col.error("spec.analysis.stepWeight", "or spec.analysis.stepWeights is required (the "
@@ -923,9 +924,12 @@ def parse_canary(obj, default_namespace="default"):
             "alerts": [], "judge": default_judge(), "primary_ready_threshold": DEFAULT_READY_THRESHOLD,
             "canary_ready_threshold": DEFAULT_READY_THRESHOLD,
         }
-    if analysis["iterations"]:
+    if analysis["iterations"] and analysis["match"]:
         # A/B testing: every iteration sends all matching requests to the canary.
         steps = [TOTAL_WEIGHT] * analysis["iterations"]
+    elif analysis["iterations"]:
+        # Blue/green: every iteration keeps all live traffic on the primary.
+        steps = [0] * analysis["iterations"]
     else:
         steps = weight_steps(analysis["step_weight"], analysis["max_weight"],
                              analysis["step_weights"])
