@@ -97,12 +97,15 @@ def versions_now(sandbox, namespace, n=30):
                             timeout=10).headers.get("X-Version") for _request in range(n)}
 
 
-def canary_series(sandbox, namespace, at):
-    """Traefik's request series of the canary Service as Prometheus had them at ``at``."""
+def canary_series(sandbox, namespace, at, since=None):
+    """Traefik's request series of the canary Service as Prometheus had them at ``at`` (their
+    last sample within ``since`` before it, when given: Traefik drops a Service's series once no
+    route leads to it any more)."""
+    selector = 'traefik_service_requests_total{{service=~"{0}-podinfo-canary-[0-9]+@kubernetescrd"}}'.format(
+        namespace)
+    query = "last_over_time({0}[{1}])".format(selector, since) if since else selector
     resp = requests.get(sandbox.prometheus_url + "/api/v1/query", timeout=10, params={
-        "query": 'traefik_service_requests_total{{service=~"{0}-podinfo-canary-[0-9]+@kubernetescrd"}}'.format(
-            namespace),
-        "time": "{0:.3f}".format(at)})
+        "query": query, "time": "{0:.3f}".format(at)})
     resp.raise_for_status()
     return resp.json()["data"]["result"]
 
@@ -124,6 +127,8 @@ def test_the_canary_gets_no_live_traffic_until_it_is_promoted(sandbox, bg_app):
     # ...and Traefik saw no request for the canary Service: the load tester's requests went to it
     # directly, so Traefik's built-in metrics have nothing to say about the canary then.
     assert canary_series(sandbox, namespace, traffic.last_before_switch()) == []
+    # The same series exist once the switch sent the canary the users' requests.
+    assert canary_series(sandbox, namespace, time.time(), since="15m") != []
     # After the switch and the promotion everyone gets the new version.
     assert versions_now(sandbox, namespace) == {"4.0.6"}
     events = sandbox.kubectl("-n", namespace, "get", "events", "-o", "jsonpath={.items[*].message}").stdout
