@@ -10,6 +10,7 @@ import requests
 
 from pdtest.apps import deploy_loadtester, deploy_podinfo, set_image
 from pdtest.manifests import fast_canary, host_for, write_canary
+from pdtest.load import versions_through_traefik
 from pdtest.playbooks import run_playbook
 from pdtest.sandbox import get_json
 
@@ -91,12 +92,6 @@ def bg_app(sandbox, tmp_path_factory):
         delete_namespace()
 
 
-def versions_now(sandbox, namespace, n=30):
-    with requests.Session() as session:
-        return {session.get(sandbox.traefik_url + "/version", headers={"Host": host_for(namespace)},
-                            timeout=10).headers.get("X-Version") for _request in range(n)}
-
-
 def canary_series(sandbox, namespace, at, since=None):
     """Traefik's request series of the canary Service as Prometheus had them at ``at`` (their
     last sample within ``since`` before it, when given: Traefik drops a Service's series once no
@@ -130,7 +125,7 @@ def test_the_canary_gets_no_live_traffic_until_it_is_promoted(sandbox, bg_app):
     # The same series exist once the switch sent the canary the users' requests.
     assert canary_series(sandbox, namespace, time.time(), since="15m") != []
     # After the switch and the promotion everyone gets the new version.
-    assert versions_now(sandbox, namespace) == {"4.0.6"}
+    assert set(versions_through_traefik(sandbox, namespace, 30)) == {"4.0.6"}
     events = sandbox.kubectl("-n", namespace, "get", "events", "-o", "jsonpath={.items[*].message}").stdout
     assert "Routing all traffic to canary" in events
 
@@ -146,6 +141,6 @@ def test_a_failing_canary_is_rolled_back_with_traffic_on_the_primary(sandbox, bg
     status = get_json(sandbox, namespace, "canary", "podinfo")["status"]
     assert status["phase"] == "Failed" and status["failedChecks"] == 2
     assert {v for _t, _p, _w, versions in traffic.rounds for v in versions} == {old}
-    assert versions_now(sandbox, namespace) == {old}
+    assert set(versions_through_traefik(sandbox, namespace, 30)) == {old}
     ts = get_json(sandbox, namespace, "traefikservice.traefik.io", "podinfo")
     assert [s["name"] for s in ts["spec"]["weighted"]["services"]] == ["podinfo-primary"]
