@@ -697,10 +697,9 @@ def _parse_ab_testing(col, analysis):
     if not iterations and not raw_match:
         return None, None
     if not raw_match:
-        col.error("spec.analysis.iterations", "without spec.analysis.match (blue/green) is not "
-                  "supported with the traefik provider; add match for A/B testing by header or "
-                  "cookie, or use stepWeight with maxWeight")
-        return None, None
+        # Blue/green: the canary is analysed for the iterations without live traffic.
+        return _int_field(col, "spec.analysis.iterations", iterations, 1, 1000,
+                          meaning=" (intervals of blue/green)"), None
     if not iterations:
         col.error("spec.analysis.match", "needs spec.analysis.iterations (the number of "
                   "intervals the matching requests go to the canary)")
@@ -769,6 +768,37 @@ def _parse_header_condition(col, field, name, condition):
     return {"kind": kind, "value": value}
 
 
+def _parse_mirror(col, analysis, iterations, match):
+    """``spec.analysis.mirror`` and ``mirrorWeight``: copies of the live requests sent to the
+    canary for the iterations while the primary answers them. Returns ``{"weight": percent}``
+    or None."""
+    mirror = analysis.get("mirror")
+    weight = analysis.get("mirrorWeight")
+    if mirror is None or mirror is False:
+        if weight:
+            col.warn("spec.analysis.mirrorWeight", "is ignored without spec.analysis.mirror: true")
+        return None
+    if mirror is not True:
+        col.error("spec.analysis.mirror", "must be true or false; got {0!r}".format(mirror))
+        return None
+    if not iterations:
+        col.error("spec.analysis.mirror", "needs spec.analysis.iterations (mirroring runs for the "
+                  "iterations of a blue/green analysis, as in Flagger); it is not supported with "
+                  "stepWeight or stepWeights")
+    if match:
+        col.error("spec.analysis.mirror", "cannot be combined with spec.analysis.match (a matching "
+                  "request would reach the canary and be copied to it too); use one of them")
+    if analysis.get("sessionAffinity"):
+        col.error("spec.analysis.mirror", "cannot be combined with spec.analysis.sessionAffinity "
+                  "(no user is answered by the canary while it is mirrored to)")
+    if weight is None or weight == 0:
+        # As in Flagger (its Istio router): without mirrorWeight every request is mirrored.
+        return {"weight": TOTAL_WEIGHT}
+    return {"weight": _int_field(col, "spec.analysis.mirrorWeight", weight, 0, TOTAL_WEIGHT,
+                                 default=TOTAL_WEIGHT,
+                                 meaning=" (percent of the requests copied to the canary)")}
+
+
 def _parse_session_affinity(col, analysis):
     """``spec.analysis.sessionAffinity``: the sticky cookie that keeps a user on the version that
     first answered them; ``{"cookie_name": ..., "max_age": seconds}`` or None."""
@@ -818,15 +848,16 @@ def _parse_analysis(col, spec, namespace, skip_analysis):
                                default=DEFAULT_THRESHOLD,
                                meaning=" (failed checks before rollback)")
     iterations, match = _parse_ab_testing(col, analysis)
-    if analysis.get("mirror"):
-        col.error("spec.analysis.mirror", "traffic mirroring is not supported yet; remove it "
-                  "or set it to false")
+    mirror = _parse_mirror(col, analysis, iterations, match)
     step_weight, max_weight, step_weights, promotion = _parse_weights(col, analysis)
     if iterations:
+        why = ("A/B testing sends every matching request to the canary" if match else
+               "mirroring copies the requests to the canary for the iterations" if mirror else
+               "blue/green analyses the canary without live traffic, then switches it all")
         for key in ("stepWeight", "stepWeights", "maxWeight", "stepWeightPromotion"):
             if analysis.get(key):
                 col.warn("spec.analysis." + key, "is ignored with spec.analysis.iterations "
-                         "(A/B testing sends every matching request to the canary)")
+                         "({0})".format(why))
         step_weight, max_weight, step_weights, promotion = None, TOTAL_WEIGHT, None, None
     elif not step_weight and not step_weights and not skip_analysis:
         col.error("spec.analysis.stepWeight", "or spec.analysis.stepWeights is required (the "
@@ -843,6 +874,7 @@ def _parse_analysis(col, spec, namespace, skip_analysis):
         "session_affinity": _parse_session_affinity(col, analysis),
         "iterations": iterations,
         "match": match,
+        "mirror": mirror,
         "interval": interval,
         "interval_seconds": interval_seconds,
         "threshold": threshold,
@@ -927,13 +959,19 @@ def parse_canary(obj, default_namespace="default"):
             "interval": DEFAULT_INTERVAL, "interval_seconds": parse_duration(DEFAULT_INTERVAL),
             "threshold": DEFAULT_THRESHOLD, "max_weight": TOTAL_WEIGHT, "step_weight": None,
             "step_weights": [], "step_weight_promotion": None, "metrics": [], "webhooks": [],
-            "session_affinity": None, "iterations": None, "match": None,
+            "session_affinity": None, "iterations": None, "match": None, "mirror": None,
             "alerts": [], "judge": default_judge(), "primary_ready_threshold": DEFAULT_READY_THRESHOLD,
             "canary_ready_threshold": DEFAULT_READY_THRESHOLD,
         }
-    if analysis["iterations"]:
+    if analysis["iterations"] and analysis["match"]:
         # A/B testing: every iteration sends all matching requests to the canary.
         steps = [TOTAL_WEIGHT] * analysis["iterations"]
+    elif analysis["iterations"] and analysis["mirror"]:
+        # Mirroring: every iteration copies the mirrored share of the requests to the canary.
+        steps = [analysis["mirror"]["weight"]] * analysis["iterations"]
+    elif analysis["iterations"]:
+        # Blue/green: every iteration keeps all live traffic on the primary.
+        steps = [0] * analysis["iterations"]
     else:
         steps = weight_steps(analysis["step_weight"], analysis["max_weight"],
                              analysis["step_weights"])

@@ -90,7 +90,6 @@ def test_iterations_and_match_make_one_step_at_100_per_iteration():
 
 @pytest.mark.parametrize("analysis, field, words", [
     ({"match": [{"headers": {"x": {"exact": "y"}}}]}, "spec.analysis.match", "needs spec.analysis.iterations"),
-    ({"iterations": 2}, "spec.analysis.iterations", "blue/green"),
     ({"iterations": 0.5, "match": [{"headers": {"x": {"exact": "y"}}}]}, "spec.analysis.iterations",
      "integer between 1"),
     ({"iterations": 2, "match": {"headers": {}}}, "spec.analysis.match", "must be a list"),

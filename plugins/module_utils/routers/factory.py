@@ -6,7 +6,8 @@
 ``base.py`` holds the interface; ``traefik.py`` what all Traefik routers share;
 ``traefik_weighted.py`` the weighted TraefikService that Flagger's traefik provider uses;
 ``traefik_sticky.py`` the same with a sticky cookie (``analysis.sessionAffinity``);
-``traefik_header_match.py`` A/B testing by header or cookie (``analysis.match``).
+``traefik_header_match.py`` A/B testing by header or cookie (``analysis.match``);
+``traefik_mirror.py`` mirroring to the canary (``analysis.mirror``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +19,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_header_match import (
     TraefikHeaderMatchRouter,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_mirror import (
+    TraefikMirrorRouter,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_sticky import (
     TraefikStickyRouter,
@@ -50,7 +54,7 @@ def router_for(client, canary, api_version=None):
     cls = router_class(canary.get("provider"))
     # A strategy within a provider is chosen by what the Canary's analysis asks for.
     if cls is TraefikWeightedRouter:
-        for strategy in (TraefikHeaderMatchRouter, TraefikStickyRouter):
+        for strategy in (TraefikHeaderMatchRouter, TraefikMirrorRouter, TraefikStickyRouter):
             if strategy.wants(canary):
                 cls = strategy
                 break

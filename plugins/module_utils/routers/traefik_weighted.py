@@ -333,6 +333,11 @@ def route_traffic(client, route, canary_weight, create=False, takeover=False, ch
     """Set the canary's share of traffic; returns a result dict for the module."""
     plan = plan_route(client, route, canary_weight, create=create, takeover=takeover)
     apply_route(plan, check_mode=check_mode)
+    return routing_result(plan, route.describe())
+
+
+def routing_result(plan, header):
+    """The module's result dict for a RoutePlan, its diff headed by ``header``."""
     return {
         "changed": plan.changed,
         "created": plan.current is None,
@@ -342,8 +347,8 @@ def route_traffic(client, route, canary_weight, create=False, takeover=False, ch
         "diff": {
             "before": {"weights": plan.previous} if plan.current is not None else {},
             "after": {"weights": plan.weights},
-            "before_header": route.describe(),
-            "after_header": route.describe(),
+            "before_header": header,
+            "after_header": header,
         },
     }
 
