@@ -8,13 +8,12 @@ import time
 import pytest
 import requests
 
-from pdtest.apps import deploy_loadtester, deploy_podinfo, set_image
-from pdtest.manifests import fast_canary, host_for, write_canary
+from pdtest.apps import set_image
+from pdtest.manifests import fast_canary, host_for
 from pdtest.load import versions_through_traefik
-from pdtest.playbooks import run_playbook
 from pdtest.sandbox import get_json
 
-from traffic_world import canary_status, primary_version, release_watched, scratch_namespace
+from traffic_world import canary_status, primary_version, release_watched, initialised_app
 
 ITERATIONS = 3
 
@@ -80,16 +79,8 @@ def blue_green_canary(namespace):
 @pytest.fixture(scope="module")
 def bg_app(sandbox, tmp_path_factory):
     """podinfo 4.0.5 initialised as the target of a blue/green Canary, with the load tester."""
-    namespace, delete_namespace = scratch_namespace(sandbox, "bluegreen")
-    try:
-        deploy_podinfo(sandbox, namespace)
-        deploy_loadtester(sandbox, namespace)
-        canary_file = write_canary(tmp_path_factory.mktemp("bg"), blue_green_canary(namespace))
-        first = run_playbook(sandbox, extra_vars={"canary_file": str(canary_file)})
-        assert first.returncode == 0, first.stdout[-4000:]
-        yield namespace, canary_file
-    finally:
-        delete_namespace()
+    yield from initialised_app(sandbox, tmp_path_factory.mktemp("bg"), "bluegreen", blue_green_canary,
+                               loadtester=True)
 
 
 def canary_series(sandbox, namespace, at, since=None):

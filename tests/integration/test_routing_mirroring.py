@@ -7,13 +7,13 @@ import threading
 import pytest
 import requests
 
-from pdtest.apps import deploy_podinfo, set_image
+from pdtest.apps import set_image
 from pdtest.manifests import fast_canary, host_for, write_canary
 from pdtest.load import versions_through_traefik
 from pdtest.playbooks import run_playbook
 from pdtest.sandbox import get_json
 
-from traffic_world import canary_status, primary_version, release_watched, resource_versions, scratch_namespace
+from traffic_world import canary_status, primary_version, release_watched, resource_versions, initialised_app
 
 ITERATIONS = 3
 MIRROR_WEIGHT = 50
@@ -65,15 +65,7 @@ def mirror_canary(namespace, **analysis):
 @pytest.fixture(scope="module")
 def mirror_app(sandbox, tmp_path_factory):
     """podinfo 4.0.5 initialised as the target of a mirroring Canary."""
-    namespace, delete_namespace = scratch_namespace(sandbox, "mirror")
-    try:
-        deploy_podinfo(sandbox, namespace)
-        canary_file = write_canary(tmp_path_factory.mktemp("mirror"), mirror_canary(namespace))
-        first = run_playbook(sandbox, extra_vars={"canary_file": str(canary_file)})
-        assert first.returncode == 0, first.stdout[-4000:]
-        yield namespace, canary_file
-    finally:
-        delete_namespace()
+    yield from initialised_app(sandbox, tmp_path_factory.mktemp("mirror"), "mirror", mirror_canary)
 
 
 def canary_requests(sandbox, namespace):

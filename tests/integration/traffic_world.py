@@ -1,9 +1,12 @@
-"""What the module tests read of a primary/canary pair that pdtest.apps.deploy_pair built."""
+"""What the module and routing tests read of a primary/canary pair, and the namespaces and
+initialised apps they build."""
 import json
 import urllib.request
 import uuid
 
+from pdtest.apps import deploy_loadtester, deploy_podinfo
 from pdtest.load import versions_through_traefik
+from pdtest.manifests import write_canary
 from pdtest.playbooks import run_playbook
 
 
@@ -40,6 +43,23 @@ def scratch_namespace(sandbox, prefix):
     name = "{0}-{1}".format(prefix, uuid.uuid4().hex[:6])
     sandbox.kubectl("create", "namespace", name)
     return name, lambda: sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def initialised_app(sandbox, directory, prefix, canary_of, loadtester=False):
+    """For a module fixture: podinfo 4.0.5 in a namespace of its own (with Flagger's load tester
+    when asked), initialised by the role as the target of ``canary_of(namespace)``; yields
+    ``(namespace, canary_file)`` and deletes the namespace afterwards."""
+    namespace, delete_namespace = scratch_namespace(sandbox, prefix)
+    try:
+        deploy_podinfo(sandbox, namespace)
+        if loadtester:
+            deploy_loadtester(sandbox, namespace)
+        canary_file = write_canary(directory, canary_of(namespace))
+        first = run_playbook(sandbox, extra_vars={"canary_file": str(canary_file)})
+        assert first.returncode == 0, first.stdout[-4000:]
+        yield namespace, canary_file
+    finally:
+        delete_namespace()
 
 
 def assert_failed_without_changes(sandbox, namespace, run, expected):
