@@ -822,7 +822,55 @@ def _parse_session_affinity(col, analysis):
         col.warn(field + ".primaryCookieName", "is ignored with the traefik provider: Traefik's "
                  "sticky cookie names the Service that answered, so after a promotion or a "
                  "rollback it leads back to the primary by itself")
-    return {"cookie_name": name, "max_age": max_age}
+    parsed = {"cookie_name": name, "max_age": max_age}
+    parsed.update(_parse_cookie_attributes(col, field, affinity))
+    return parsed
+
+
+# The Set-Cookie attributes of Flagger's sessionAffinity, as Traefik's sticky cookie names them.
+_COOKIE_FLAGS = (("httpOnly", "http_only"), ("secure", "secure"))
+_COOKIE_SAME_SITE = ("Strict", "Lax", "None")
+_COOKIE_DOMAIN = re.compile(r"^\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                            r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+# A cookie path: starts with "/", no ";" (it would end the attribute), no spaces or controls.
+_COOKIE_PATH = re.compile(r"^/[\x21-\x3a\x3c-\x7e]*$")
+
+
+def _parse_cookie_attributes(col, field, affinity):
+    """``domain``, ``httpOnly``, ``path``, ``sameSite`` and ``secure`` of a sessionAffinity, the
+    attributes Flagger puts on its Set-Cookie, for Traefik's sticky cookie; only those given."""
+    attributes = {}
+    for key, name in _COOKIE_FLAGS:
+        if key in affinity and affinity[key] is not None:
+            if not isinstance(affinity[key], bool):
+                col.error(field + "." + key, "must be true or false; got {0!r}".format(affinity[key]))
+            else:
+                attributes[name] = affinity[key]
+    same_site = affinity.get("sameSite")
+    if same_site:
+        if same_site not in _COOKIE_SAME_SITE:
+            col.error(field + ".sameSite", "must be one of {0}; got {1!r}".format(
+                ", ".join(_COOKIE_SAME_SITE), same_site))
+        else:
+            attributes["same_site"] = same_site
+    domain = affinity.get("domain")
+    if domain:
+        if not isinstance(domain, str) or len(domain) > 253 or not _COOKIE_DOMAIN.match(domain):
+            col.error(field + ".domain", "must be a host name such as example.com (letters, "
+                      "digits, '-' and '.'); got {0!r}".format(domain))
+        else:
+            attributes["domain"] = domain
+    path = affinity.get("path")
+    if path:
+        if not isinstance(path, str) or not _COOKIE_PATH.match(path):
+            col.error(field + ".path", "must be a URL path starting with '/', without ';', "
+                      "spaces or control characters; got {0!r}".format(path))
+        else:
+            attributes["path"] = path
+    if affinity.get("partitioned"):
+        col.warn(field + ".partitioned", "is ignored with the traefik provider: Traefik's sticky "
+                 "cookie has no Partitioned attribute, so the cookie is set without it")
+    return attributes
 
 
 def _parse_analysis(col, spec, namespace, skip_analysis):

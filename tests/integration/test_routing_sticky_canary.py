@@ -91,7 +91,8 @@ def sticky_app(sandbox, tmp_path_factory):
     try:
         deploy_podinfo(sandbox, namespace)
         doc = fast_canary(namespace, threshold=3, max_weight=60, step_weight=20)
-        doc["spec"]["analysis"]["sessionAffinity"] = {"cookieName": COOKIE, "maxAge": 600}
+        doc["spec"]["analysis"]["sessionAffinity"] = {"cookieName": COOKIE, "maxAge": 600,
+                                                      "sameSite": "Lax", "path": "/"}
         canary_file = write_canary(tmp_path_factory.mktemp("sticky"), doc)
         first = run_playbook(sandbox, extra_vars={"canary_file": str(canary_file)})
         assert first.returncode == 0, first.stdout[-4000:]
@@ -110,6 +111,10 @@ def test_the_traefik_service_carries_flaggers_cookie_as_its_sticky_cookie(sandbo
     assert ts.stdout == COOKIE + "/600"
     resp = requests.get(sandbox.traefik_url + "/version", headers={"Host": host_for(namespace)}, timeout=10)
     assert COOKIE in resp.cookies
+    # The attributes of Flagger's Set-Cookie, as Traefik writes them (httpOnly is ours by default).
+    attributes = {a.strip().split("=")[0].lower(): a.strip().partition("=")[2]
+                  for a in resp.headers["Set-Cookie"].split(";")[1:]}
+    assert attributes == {"path": "/", "max-age": "600", "httponly": "", "samesite": "Lax"}, resp.headers
 
 
 def test_sticky_clients_never_alternate_during_a_promoted_release(sandbox, sticky_app):

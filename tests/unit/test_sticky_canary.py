@@ -39,6 +39,31 @@ def test_session_affinity_is_read_with_flaggers_one_day_default_for_max_age():
     assert any(w.startswith("spec.analysis.sessionAffinity.primaryCookieName is ignored") for w in parsed["warnings"])
 
 
+def test_the_cookie_attributes_flagger_sets_are_read_and_only_those_given():
+    parsed = parse_canary(seed_with({"cookieName": "c", "domain": "shop.example.com", "httpOnly": False,
+                                     "path": "/cart", "sameSite": "Strict", "secure": True}))
+    assert parsed["analysis"]["session_affinity"] == {
+        "cookie_name": "c", "max_age": 86400, "domain": "shop.example.com", "http_only": False,
+        "path": "/cart", "same_site": "Strict", "secure": True}
+    assert not any("sessionAffinity" in w for w in parsed["warnings"])
+
+
+def test_partitioned_is_accepted_with_a_warning_as_traefik_cannot_set_it():
+    parsed = parse_canary(seed_with({"cookieName": "c", "partitioned": True}))
+    assert parsed["analysis"]["session_affinity"] == {"cookie_name": "c", "max_age": 86400}
+    assert any(w.startswith("spec.analysis.sessionAffinity.partitioned is ignored") for w in parsed["warnings"])
+
+
+def test_the_sticky_cookie_carries_the_attributes_in_traefiks_names():
+    parsed = parse_canary(seed_with({"cookieName": "c", "maxAge": 60, "domain": ".example.com",
+                                     "httpOnly": False, "path": "/", "sameSite": "None", "secure": True}))
+    client, resource = served()
+    router_for(client, parsed).reconcile()
+    assert resource.objects[("test", "podinfo")]["spec"]["weighted"]["sticky"] == {"cookie": {
+        "name": "c", "maxAge": 60, "domain": ".example.com", "httpOnly": False, "path": "/",
+        "sameSite": "none", "secure": True}}
+
+
 def test_a_canary_without_session_affinity_has_none():
     assert parse_canary(yaml.safe_load(SEED_CANARY))["analysis"]["session_affinity"] is None
 
@@ -50,6 +75,13 @@ def test_a_canary_without_session_affinity_has_none():
     ({"cookieName": "c", "maxAge": -5}, "spec.analysis.sessionAffinity.maxAge", "integer between 1"),
     ({"cookieName": "c", "maxAge": "1h"}, "spec.analysis.sessionAffinity.maxAge", "integer between 1"),
     ("sticky", "spec.analysis.sessionAffinity", "must be a mapping"),
+    ({"cookieName": "c", "sameSite": "lax"}, "spec.analysis.sessionAffinity.sameSite", "one of Strict, Lax, None"),
+    ({"cookieName": "c", "secure": "yes"}, "spec.analysis.sessionAffinity.secure", "true or false"),
+    ({"cookieName": "c", "httpOnly": 1}, "spec.analysis.sessionAffinity.httpOnly", "true or false"),
+    ({"cookieName": "c", "domain": "a b.com"}, "spec.analysis.sessionAffinity.domain", "host name"),
+    ({"cookieName": "c", "domain": "http://x.com"}, "spec.analysis.sessionAffinity.domain", "host name"),
+    ({"cookieName": "c", "path": "cart"}, "spec.analysis.sessionAffinity.path", "starting with '/'"),
+    ({"cookieName": "c", "path": "/a;Domain=evil"}, "spec.analysis.sessionAffinity.path", "without ';'"),
 ])
 def test_bad_session_affinity_is_refused_naming_the_field(affinity, field, words):
     with pytest.raises(SpecError) as caught:

@@ -20,9 +20,22 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.traef
 )
 
 
-def sticky_cookie(cookie_name, max_age):
-    """Traefik's ``weighted.sticky`` for a Flagger ``sessionAffinity``."""
-    return {"cookie": {"name": cookie_name, "maxAge": max_age, "httpOnly": True}}
+# Traefik's names for the cookie attributes of a parsed sessionAffinity.
+_ATTRIBUTES = (("secure", "secure"), ("path", "path"), ("domain", "domain"))
+
+
+def sticky_cookie(affinity):
+    """Traefik's ``weighted.sticky`` for a parsed Flagger ``sessionAffinity``: the attributes
+    Flagger puts on its Set-Cookie (Traefik writes ``sameSite`` in lower case). ``httpOnly`` is
+    on unless the Canary turns it off: the cookie only routes, no script needs to read it."""
+    cookie = {"name": affinity["cookie_name"], "maxAge": affinity["max_age"],
+              "httpOnly": affinity.get("http_only", True)}
+    for ours, traefiks in _ATTRIBUTES:
+        if affinity.get(ours) is not None:
+            cookie[traefiks] = affinity[ours]
+    if affinity.get("same_site"):
+        cookie["sameSite"] = affinity["same_site"].lower()
+    return {"cookie": cookie}
 
 
 class TraefikStickyRouter(TraefikWeightedRouter):
@@ -36,8 +49,7 @@ class TraefikStickyRouter(TraefikWeightedRouter):
     @classmethod
     def for_canary(cls, client, canary, api_version=None):
         route = Route.for_canary(canary, api_version=api_version)
-        affinity = canary["analysis"]["session_affinity"]
-        route.sticky = sticky_cookie(affinity["cookie_name"], affinity["max_age"])
+        route.sticky = sticky_cookie(canary["analysis"]["session_affinity"])
         return cls(client, route)
 
     def describe(self):
