@@ -75,10 +75,13 @@ PROVIDERS = ("traefik",)
 # Fields Flagger knows that make no sense with Traefik or that we do not act on yet. They are
 # accepted (a Flagger manifest must load unchanged) and reported back as warnings.
 IGNORED_SERVICE_FIELDS = (
-    "portDiscovery", "timeout", "backendTimeout", "gateways", "hosts", "trafficPolicy", "match",
+    "timeout", "backendTimeout", "gateways", "hosts", "trafficPolicy", "match",
     "rewrite", "retries", "headers", "corsPolicy", "meshName", "backends", "delegation",
-    "headless", "trafficDistribution", "gatewayRefs", "mirror", "cookie", "canaryWeight",
+    "gatewayRefs", "mirror", "cookie", "canaryWeight",
 )
+# spec.service.trafficDistribution: the values of a Service's spec.trafficDistribution that
+# Kubernetes knows (PreferClose since 1.31, the other two since 1.34).
+TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameZone", "PreferSameNode")
 IGNORED_SPEC_FIELDS = ("ingressRef", "routeRef", "upstreamRef")
 
 # Flagger's default lifetime of the session affinity cookie, in seconds (one day).
@@ -361,6 +364,15 @@ def _parse_service(col, spec, target_name):
     for key in IGNORED_SERVICE_FIELDS:
         if service.get(key) not in (None, False, [], {}, ""):
             col.warn("spec.service." + key, "is ignored with the traefik provider")
+    flags = {}
+    for key in ("portDiscovery", "headless"):
+        if service.get(key) is not None and not isinstance(service.get(key), bool):
+            col.error("spec.service." + key, "must be true or false; got {0!r}".format(service.get(key)))
+        flags[key] = service.get(key) is True
+    distribution = service.get("trafficDistribution") or None
+    if distribution is not None and distribution not in TRAFFIC_DISTRIBUTIONS:
+        col.error("spec.service.trafficDistribution", "must be one of {0}; got {1!r}".format(
+            ", ".join(TRAFFIC_DISTRIBUTIONS), distribution))
     return {
         "name": name,
         "port": port,
@@ -369,6 +381,9 @@ def _parse_service(col, spec, target_name):
         "app_protocol": service.get("appProtocol"),
         "metadata": metadata,
         "unmanaged_metadata": unmanaged_metadata,
+        "port_discovery": flags["portDiscovery"],
+        "headless": flags["headless"],
+        "traffic_distribution": distribution,
     }
 
 

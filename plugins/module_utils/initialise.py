@@ -78,6 +78,31 @@ INITIALISED_PHASES = ("Initialized", "Waiting", "Progressing", "WaitingPromotion
 HPA_API_VERSIONS = ("autoscaling/v2", "autoscaling/v2beta2", "autoscaling/v1")
 
 
+# Containers of service-mesh proxies, whose ports spec.service.portDiscovery leaves out (Flagger's list).
+SIDECAR_CONTAINERS = ("istio-proxy", "envoy")
+
+
+def discovered_ports(service, target):
+    """spec.service.portDiscovery, as Flagger's getPorts does it: every container port of the
+    target's pod template but the Service's own (``targetPort``: by number, or by name when it is
+    a name) and those of mesh proxies, named by the port's name or ``tcp-<container>-<index>``,
+    each on the same port number; ordered by port, as the Service's ports are compared."""
+    target_port = service["target_port"]
+    found = {}
+    containers = (((target.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")
+    for container in containers or []:
+        if container.get("name") in SIDECAR_CONTAINERS:
+            continue
+        for index, port in enumerate(container.get("ports") or []):
+            number = port.get("containerPort")
+            if number == target_port or (port.get("name") and port.get("name") == target_port):
+                continue
+            name = port.get("name") or "tcp-{0}-{1}".format(container.get("name"), index)
+            found[name] = number
+    return [{"name": name, "port": number, "targetPort": number, "protocol": "TCP"}
+            for name, number in sorted(found.items(), key=lambda item: (item[1], item[0]))]
+
+
 def build_services(canary, target, owner=None, selector_labels=SELECTOR_LABELS):
     """Apex ``X`` and ``X-primary`` select the primary's pods, ``X-canary`` the target's."""
     key, value = selector_label(target, selector_labels)
@@ -86,6 +111,13 @@ def build_services(canary, target, owner=None, selector_labels=SELECTOR_LABELS):
             "targetPort": service["target_port"], "protocol": "TCP"}
     if service.get("app_protocol"):
         port["appProtocol"] = service["app_protocol"]
+    ports = [port] + (discovered_ports(service, target) if service.get("port_discovery") else [])
+    # As in Flagger, a headless Service and its traffic distribution are set when it is created.
+    extra_spec = {}
+    if service.get("headless"):
+        extra_spec["clusterIP"] = "None"
+    if service.get("traffic_distribution"):
+        extra_spec["trafficDistribution"] = service["traffic_distribution"]
     namespace = canary["namespace"]
     names = service_names(service["name"])
     plan = (
@@ -104,7 +136,8 @@ def build_services(canary, target, owner=None, selector_labels=SELECTOR_LABELS):
             "kind": "Service",
             "metadata": object_metadata(name, namespace, labels,
                                         without_flux_keys(extra["annotations"]), owner),
-            "spec": {"type": "ClusterIP", "selector": {key: selected}, "ports": [dict(port)]},
+            "spec": dict({"type": "ClusterIP", "selector": {key: selected},
+                          "ports": [dict(p) for p in ports]}, **extra_spec),
         })
     return services
 
@@ -152,9 +185,11 @@ def _service_drifted(current, desired):
     spec = current.get("spec") or {}
     if spec.get("selector") != desired["spec"]["selector"]:
         return True
-    ports = [{k: p.get(k) for k in ("name", "port", "targetPort")} for p in spec.get("ports") or []]
-    want = [{k: p.get(k) for k in ("name", "port", "targetPort")}
-            for p in desired["spec"]["ports"]]
+    # In any order, as Flagger compares them.
+    ports = sorted((p.get("port"), p.get("name"), str(p.get("targetPort")))
+                   for p in spec.get("ports") or [])
+    want = sorted((p.get("port"), p.get("name"), str(p.get("targetPort")))
+                  for p in desired["spec"]["ports"])
     return ports != want
 
 
