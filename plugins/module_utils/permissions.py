@@ -74,9 +74,6 @@ def release_needs(canary, traefik_group, initialized=True, tracked_kinds=(), reg
         Need("update", "coordination.k8s.io", "leases", why="renew the release lock"),
         Need("delete", "coordination.k8s.io", "leases", why="release the lock"),
     ]
-    if workloads == "deployments":
-        # The scale subresource kubernetes.core.k8s_scale uses; the documented Role grants it.
-        needs.append(Need("patch", "apps", "deployments", "scale", why="scale the canary up and down"))
     if (canary.get("analysis") or {}).get("match"):
         needs.extend([
             Need("list", traefik_group, "ingressroutes", why="read the rule of the user's route"),

@@ -17,8 +17,10 @@ def described(needs):
 
 def test_an_initialised_release_needs_updates_but_no_creates_of_workloads():
     needs = described(permissions.release_needs(CANARY, "traefik.io"))
-    assert {"update canaries.flagger.app/status", "update deployments.apps", "patch deployments.apps/scale",
+    assert {"update canaries.flagger.app/status", "update deployments.apps",
             "update traefikservices.traefik.io", "create leases.coordination.k8s.io", "create events"} <= needs
+    # The canary is scaled by updating its Deployment (canary_scale), not through the scale subresource.
+    assert not [n for n in needs if n.endswith("/scale")]
     assert "create deployments.apps" not in needs and "create traefikservices.traefik.io" not in needs
     # The seed's webhooks call the load tester inside the cluster.
     assert "create services/proxy" in needs
@@ -61,7 +63,7 @@ class _Reviews(object):
 
 
 def test_every_missing_permission_is_named_with_its_purpose_and_who_asked(monkeypatch):
-    reviews = _Reviews({("update", "traefikservices", ""), ("patch", "deployments", "scale")})
+    reviews = _Reviews({("update", "traefikservices", ""), ("update", "leases", "")})
     monkeypatch.setattr(permissions, "get_resource", lambda client, api_version, kind: reviews)
     needs = permissions.release_needs(CANARY, "traefik.io")
 
@@ -71,9 +73,9 @@ def test_every_missing_permission_is_named_with_its_purpose_and_who_asked(monkey
     message = str(err.value)
     assert message.startswith("system:serviceaccount:ci:deployer may not ")
     assert "update traefikservices.traefik.io (to shift the weights)" in message
-    assert "patch deployments.apps/scale (to scale the canary up and down)" in message
+    assert "update leases.coordination.k8s.io (to renew the release lock)" in message
     assert "in namespace test; nothing was changed" in message
-    assert sorted(err.value.details["missing"]) == ["patch deployments.apps/scale", "update traefikservices.traefik.io"]
+    assert sorted(err.value.details["missing"]) == ["update leases.coordination.k8s.io", "update traefikservices.traefik.io"]
     asked = [b["spec"]["resourceAttributes"] for b in reviews.asked if b["kind"] == "SelfSubjectAccessReview"]
     assert all(a["namespace"] == "test" for a in asked) and len(asked) == len(needs)
 
