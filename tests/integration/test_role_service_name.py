@@ -112,10 +112,14 @@ def test_a_service_named_apart_from_its_target_is_initialised_promoted_rolled_ba
         # A release in flight whose job was cancelled is aborted by an operator.
         sandbox.kubectl("-n", namespace, "set", "env", f"deployment/{TARGET}", "SANDBOX_FAIL_RATE-")
         set_image(sandbox, namespace, "4.0.8", deployment=TARGET)
-        running = start_playbook(sandbox, extra_vars={"canary_file": str(cart)})
+        # The cancelled job's lock expires 20 s after its last renewal instead of the default
+        # progress deadline + 30 s; the operator's abort waits for that either way.
+        running = start_playbook(sandbox, extra_vars={"canary_file": str(cart), "canary_lock_duration": 20})
         try:
+            # A guard, not a measurement: on a busy two-core machine the run needs over 90 s to
+            # reach its first step.
             wait_until(lambda: traefik_entries(sandbox, namespace).get(f"{SERVICE}-canary", 0) >= 10,
-                       timeout=90, what="the canary to receive traffic")
+                       timeout=240, what="the canary to receive traffic")
             split = versions_through_traefik(sandbox, namespace, 200)
             assert set(split) == {"4.0.6", "4.0.8"}, split
         finally:
