@@ -41,6 +41,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     replace_with_retry,
     without_flux_keys,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (
+    with_flux_reconcile_disabled,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     router_for,
 )
@@ -102,8 +105,9 @@ def build_services(canary, target, owner=None, selector_labels=SELECTOR_LABELS):
         services.append({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": object_metadata(name, namespace, labels,
-                                        without_flux_keys(extra["annotations"]), owner),
+            "metadata": object_metadata(
+                name, namespace, labels,
+                with_flux_reconcile_disabled(without_flux_keys(extra["annotations"])), owner),
             "spec": {"type": "ClusterIP", "selector": {key: selected}, "ports": [dict(port)]},
         })
     return services
@@ -118,14 +122,16 @@ def owned_by(obj, canary_name):
 
 def service_metadata(current, desired, unmanaged):
     """The labels and annotations an owned Service should carry: the Canary's, plus the keys
-    spec.service.unmanagedMetadata leaves to others, at their current values."""
+    spec.service.unmanagedMetadata leaves to others, at their current values, plus Flux's
+    reconcile keys, which always win (as Flagger sets them last)."""
     meta = current.get("metadata") or {}
     wanted = {}
     for kind in ("labels", "annotations"):
         values = dict(desired["metadata"].get(kind) or {})
         have = meta.get(kind) or {}
         values.update((k, have[k]) for k in unmanaged.get(kind) or () if k in have)
-        wanted[kind] = without_flux_keys(values) if kind == "annotations" else values
+        wanted[kind] = (with_flux_reconcile_disabled(without_flux_keys(values))
+                        if kind == "annotations" else values)
     return wanted
 
 
@@ -312,7 +318,8 @@ class Initialiser(object):
     def ensure_services(self):
         """Create the Services, or bring them back to the Canary's spec on every run: selector
         and ports always, labels and annotations where the Service is the Canary's own (as
-        Flagger's router reconciles them each time)."""
+        Flagger's router reconciles them each time). A Service that is written also gets Flux's
+        reconcile keys, the Canary's own or not, as Flagger writes them."""
         resource = self._resource("v1", "Service")
         unmanaged = self.canary["service"].get("unmanaged_metadata") or {}
 
@@ -322,6 +329,8 @@ class Initialiser(object):
             if _service_drifted(obj, desired):
                 wanted["spec"]["selector"] = desired["spec"]["selector"]
                 wanted["spec"]["ports"] = desired["spec"]["ports"]
+                wanted["metadata"]["annotations"] = with_flux_reconcile_disabled(
+                    wanted["metadata"].get("annotations"))
             if owned_by(obj, self.canary["name"]):
                 for kind, values in service_metadata(obj, desired, unmanaged).items():
                     if values:
