@@ -52,6 +52,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.announce impo
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     event_message,
+    primary_not_ready_detail,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     WebhookSender,
@@ -383,8 +384,13 @@ class Initialiser(object):
         replace_spec(self.hpa_resource, self.namespace, name, desired["spec"])
 
     def wait_for_primary(self):
-        ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,
-                                                        POLL_SECONDS)
+        ready, message = self.workload.is_primary_ready()
+        if not ready:
+            # Flagger records why on each tick while it waits; one Event says it here.
+            self._announce("initialising_primary_not_ready",
+                           detail=primary_not_ready_detail(message, self.workload.primary))
+            ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,
+                                                            POLL_SECONDS)
         if not ready:
             raise DeliveryError(
                 "Primary {0} {1}/{2} was not ready within {3}s "
@@ -426,12 +432,16 @@ class Initialiser(object):
             "lastAppliedSpec": self.revision, "lastPromotedSpec": self.revision,
             "trackedConfigs": self.tracked,
         })
-        if self.canary_obj is not None:
-            event_type, message = event_message("initialized", self.canary)
-            if not self.check_mode:
-                announce(self.client, self.canary, self.canary_obj, event_type, message,
-                         WebhookSender(api_client=lambda: self.client.client), self.signals)
+        self._announce("initialized")
         return True
+
+    def _announce(self, template, **values):
+        """Record the Event ``template`` about the Canary and send it where Events go."""
+        if self.canary_obj is None or self.check_mode:
+            return
+        event_type, message = event_message(template, self.canary, **values)
+        announce(self.client, self.canary, self.canary_obj, event_type, message,
+                 WebhookSender(api_client=lambda: self.client.client), self.signals)
 
     def run(self):
         self.read_inputs()
