@@ -29,7 +29,8 @@ options:
     suboptions:
       url:
         description:
-          - The Pushgateway's base URL, such as C(http://pushgateway.monitoring:9091).
+          - The Pushgateway's base URL, such as C(http://pushgateway.monitoring:9091), without a
+            query string (the group's path is appended to it). Messages show it without credentials.
           - Empty pushes nothing.
         type: str
       job:

@@ -22,7 +22,7 @@ import base64
 import json
 import math
 
-from ansible.module_utils.six.moves.urllib.parse import quote
+from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit, urlunsplit
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
@@ -143,6 +143,15 @@ class PushError(Exception):
     pass
 
 
+def shown_url(url):
+    """``url`` as a message may show it: no user, password or query string."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += ":{0}".format(parts.port)
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 class Pushgateway(object):
     """A Pushgateway as the ``pushgateway`` option configures it."""
 
@@ -151,6 +160,9 @@ class Pushgateway(object):
                  transport=None):
         if not url or not url.startswith(("http://", "https://")):
             raise ValueError("pushgateway.url must be an http:// or https:// URL; got {0!r}".format(url))
+        if urlsplit(url).query or urlsplit(url).fragment:
+            raise ValueError("pushgateway.url must have no query string or fragment: the group's "
+                             "path is appended to it; got {0}".format(shown_url(url)))
         self.url = url.rstrip("/")
         self.job = job or DEFAULT_JOB
         self.headers = dict(headers or {})
@@ -190,7 +202,7 @@ class Pushgateway(object):
         except Exception as exc:  # open_url raises HTTPError, URLError, SSL and socket errors
             code = getattr(exc, "code", None)
             raise PushError("{0} {1} failed: {2}".format(
-                method, url.split("?")[0], "HTTP {0}".format(code) if code else exc))
+                method, shown_url(url), "HTTP {0}".format(code) if code else exc))
 
     def post(self, grouping, families):
         headers = dict(self.headers)

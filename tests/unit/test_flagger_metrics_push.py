@@ -181,3 +181,13 @@ def test_not_configured_pushes_nothing_and_a_bad_url_is_refused():
     assert fm.canary_metrics({"pushgateway": {"url": ""}}, canary()) is None
     with pytest.raises(InvalidInput, match="pushgateway.url"):
         fm.canary_metrics({"pushgateway": {"url": "pushgateway:9091"}}, canary())
+    with pytest.raises(InvalidInput, match="no query string"):
+        fm.canary_metrics({"pushgateway": {"url": "http://pushgateway:9091/?key=1"}}, canary())
+
+
+def test_a_failure_message_shows_no_credentials_of_the_url():
+    gateway = fm.Pushgateway("http://ops:s3cret@127.0.0.1:1/", timeout=1)
+    with pytest.raises(fm.PushError) as failed:
+        gateway.post([("namespace", "test")], [(fm.TOTAL, "gauge", [([("namespace", "test")], 1)])])
+    assert "s3cret" not in str(failed.value) and "ops" not in str(failed.value)
+    assert "http://127.0.0.1:1/metrics/job/flagger/namespace/test" in str(failed.value)
