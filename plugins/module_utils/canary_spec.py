@@ -214,6 +214,14 @@ def _int_field(col, field, value, low, high, default=None, meaning=""):
     return value
 
 
+def _bool_field(col, field, value):
+    """``value`` when it is true, false or unset (None); otherwise an error naming ``field``."""
+    if value is None or isinstance(value, bool):
+        return value
+    col.error(field, "must be true or false; got {0!r}".format(value))
+    return None
+
+
 def _duration_field(col, field, value, default):
     text = default if value is None or value == "" else value
     try:
@@ -364,11 +372,8 @@ def _parse_service(col, spec, target_name):
     for key in IGNORED_SERVICE_FIELDS:
         if service.get(key) not in (None, False, [], {}, ""):
             col.warn("spec.service." + key, "is ignored with the traefik provider")
-    flags = {}
-    for key in ("portDiscovery", "headless"):
-        if service.get(key) is not None and not isinstance(service.get(key), bool):
-            col.error("spec.service." + key, "must be true or false; got {0!r}".format(service.get(key)))
-        flags[key] = service.get(key) is True
+    flags = {key: _bool_field(col, "spec.service." + key, service.get(key)) is True
+             for key in ("portDiscovery", "headless")}
     distribution = service.get("trafficDistribution") or None
     if distribution is not None and distribution not in TRAFFIC_DISTRIBUTIONS:
         col.error("spec.service.trafficDistribution", "must be one of {0}; got {1!r}".format(
@@ -856,11 +861,9 @@ def _parse_cookie_attributes(col, field, affinity):
     attributes Flagger puts on its Set-Cookie, for Traefik's sticky cookie; only those given."""
     attributes = {}
     for key, name in _COOKIE_FLAGS:
-        if key in affinity and affinity[key] is not None:
-            if not isinstance(affinity[key], bool):
-                col.error(field + "." + key, "must be true or false; got {0!r}".format(affinity[key]))
-            else:
-                attributes[name] = affinity[key]
+        value = _bool_field(col, field + "." + key, affinity.get(key))
+        if value is not None:
+            attributes[name] = value
     same_site = affinity.get("sameSite")
     if same_site:
         if same_site not in _COOKIE_SAME_SITE:

@@ -20,19 +20,16 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.traef
 )
 
 
-# Traefik's names for the cookie attributes of a parsed sessionAffinity.
-_ATTRIBUTES = (("secure", "secure"), ("path", "path"), ("domain", "domain"))
-
-
 def sticky_cookie(affinity):
     """Traefik's ``weighted.sticky`` for a parsed Flagger ``sessionAffinity``: the attributes
     Flagger puts on its Set-Cookie (Traefik writes ``sameSite`` in lower case). ``httpOnly`` is
     on unless the Canary turns it off: the cookie only routes, no script needs to read it."""
     cookie = {"name": affinity["cookie_name"], "maxAge": affinity["max_age"],
               "httpOnly": affinity.get("http_only", True)}
-    for ours, traefiks in _ATTRIBUTES:
-        if affinity.get(ours) is not None:
-            cookie[traefiks] = affinity[ours]
+    # Traefik names these as the parsed sessionAffinity does.
+    for key in ("secure", "path", "domain"):
+        if affinity.get(key) is not None:
+            cookie[key] = affinity[key]
     if affinity.get("same_site"):
         cookie["sameSite"] = affinity["same_site"].lower()
     return {"cookie": cookie}
