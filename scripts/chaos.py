@@ -22,7 +22,10 @@ The playbooks run as the collection's least-privilege ServiceAccount (the sandbo
 SANDBOX_COLLECTION_KUBECONFIG, through the API proxy), as users run releases; the script's own
 checks use the sandbox's admin KUBECONFIG.
 
-It starts its own sandbox and stops it, and every process it starts, by PID at the end.
+It starts its own sandbox and stops it, and every process it starts, by PID at the end. With
+--sandbox-env it uses a running sandbox instead (the test suite passes its worker's, so the chaos
+run costs no control plane of its own), puts the app in --namespace and deletes only that
+namespace at the end.
 
     .venv/bin/python scripts/chaos.py              # 20 releases
     .venv/bin/python scripts/chaos.py --runs 3     # the reduced form make test runs
@@ -51,7 +54,7 @@ from pdtest.manifests import fast_canary, podinfo_docs
 from pdtest.playbooks import ansible_env, playbook_command
 from pdtest.sandbox import Sandbox, start_sandbox, stop_sandbox
 
-NAMESPACE = "chaos"
+DEFAULT_NAMESPACE = "chaos"
 LEASE = "podinfo-canary-lock"
 # Every ansible-playbook the script starts has this variable in its environment, with a value of its
 # own; the processes it starts inherit it, so they are found in /proc whatever their parent is now.
@@ -67,21 +70,33 @@ class ChaosSandbox:
     """A sandbox of our own (started and stopped through its CLI, which stops its processes by
     PID), its faults aimed at the app's namespace, and what the checks read of the app."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, env_file=None, namespace=DEFAULT_NAMESPACE):
         self.dir = Path(directory)
+        self.env_file = env_file
+        self.namespace = namespace
         self.handle = None
 
     def up(self):
+        if self.env_file:
+            # A running sandbox (a test worker's): used, not started, and left running by down().
+            self.handle = Sandbox(self.env_file)
+        else:
+            self._start()
+        if not self.handle.env.get("SANDBOX_COLLECTION_KUBECONFIG"):
+            raise SystemExit("the sandbox has no SANDBOX_COLLECTION_KUBECONFIG: the releases run as the "
+                             "collection's ServiceAccount")
+
+    def _start(self):
         # The real control plane starts in about a minute, several on a busy two-core machine.
         try:
             self.handle = Sandbox(start_sandbox(self.dir, "--timeout", "600", timeout=660))
         except RuntimeError as exc:
             raise SystemExit(str(exc))
-        if not self.handle.env.get("SANDBOX_COLLECTION_KUBECONFIG"):
-            raise SystemExit("the sandbox has no SANDBOX_COLLECTION_KUBECONFIG: the releases run as the "
-                             "collection's ServiceAccount")
 
     def down(self):
+        if self.env_file:
+            self.kubectl("delete", "namespace", self.namespace, "--wait=false", check=False)
+            return None
         return stop_sandbox(self.dir)
 
     def playbook_env(self, marker):
@@ -94,14 +109,14 @@ class ChaosSandbox:
         return self.handle.kubectl(*args, input=stdin, check=check, timeout=120)
 
     def get(self, *what):
-        done = self.kubectl("-n", NAMESPACE, "get", *what, "-o", "json", check=False)
+        done = self.kubectl("-n", self.namespace, "get", *what, "-o", "json", check=False)
         return json.loads(done.stdout) if done.returncode == 0 else None
 
     def set_faults(self, rate):
         # Only the app's namespace: Traefik's cluster-wide watches and discovery stay healthy, as
         # the faults are meant for the release, not for the sandbox's own machinery.
         self.handle.set_faults(error_rate=rate, error_codes=[500, 503, 429], retry_after=1,
-                               paths="/namespaces/{0}/".format(NAMESPACE))
+                               paths="/namespaces/{0}/".format(self.namespace))
 
     def clear_faults(self):
         self.handle.clear_faults()
@@ -113,11 +128,11 @@ class ChaosSandbox:
         """The API writes about the app's namespace logged after ``index`` that were sent after
         ``started_after`` (a time.time()); the log has each request's completion time and duration."""
         return [e for e in self.handle.requests(since=index)
-                if e.get("method") in WRITE_METHODS and "/namespaces/{0}/".format(NAMESPACE) in e["path"]
+                if e.get("method") in WRITE_METHODS and "/namespaces/{0}/".format(self.namespace) in e["path"]
                 and e["time"] - e["duration"] > started_after]
 
     def versions(self, n=50):
-        return versions_through_traefik(self.handle, NAMESPACE, n)
+        return versions_through_traefik(self.handle, self.namespace, n)
 
 
 class Processes:
@@ -202,8 +217,8 @@ def short_command(cmdline):
     return Path(words[0]).name if words else "(exiting)"
 
 
-def canary():
-    return fast_canary(NAMESPACE, interval="2s", threshold=3, max_weight=30, step_weight=10, progress_deadline=60)
+def canary(namespace):
+    return fast_canary(namespace, interval="2s", threshold=3, max_weight=30, step_weight=10, progress_deadline=60)
 
 
 class Chaos:
@@ -215,7 +230,7 @@ class Chaos:
         self.marker_prefix = marker_prefix
         self.random = random.Random(args.seed)
         self.canary_file = workdir / "canary.yaml"
-        self.canary_file.write_text(yaml.safe_dump(canary()))
+        self.canary_file.write_text(yaml.safe_dump(canary(self.sandbox.namespace)))
         self.full_run_seconds = []
         self.lease_seen = 0
         self.kill_points = []
@@ -319,7 +334,7 @@ class Chaos:
             ", killed by PID" if after["killed"] else "")
         if after["writes"]:
             words += "; {0} API writes after the kill: {1}".format(len(after["writes"]), ", ".join(
-                "{0} {1} +{2:.1f}s".format(w["method"], w["path"].rpartition("/namespaces/{0}/".format(NAMESPACE))[2],
+                "{0} {1} +{2:.1f}s".format(w["method"], w["path"].rpartition("/namespaces/{0}/".format(self.sandbox.namespace))[2],
                                            w["time"] - w["duration"] - after["killed_at"])
                 for w in after["writes"]))
         late = [w for w in after["writes"]
@@ -375,10 +390,11 @@ class Chaos:
     def run(self):
         sandbox = self.sandbox
         install_crds(sandbox.handle)
-        sandbox.kubectl("create", "namespace", NAMESPACE)
-        sandbox.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(podinfo_docs(NAMESPACE)))
-        sandbox.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/podinfo", "--timeout=120s")
-        load = Load(sandbox.handle, NAMESPACE, rps=self.args.rps, seconds=24 * 3600, start=self.processes.start).proc
+        namespace = sandbox.namespace
+        sandbox.kubectl("create", "namespace", namespace)
+        sandbox.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(podinfo_docs(namespace)))
+        sandbox.kubectl("-n", namespace, "rollout", "status", "deployment/podinfo", "--timeout=120s")
+        load = Load(sandbox.handle, namespace, rps=self.args.rps, seconds=24 * 3600, start=self.processes.start).proc
         code, _seconds = self.run_to_end("initialise")
         if code != 0:
             raise SystemExit("the first run (initialisation) failed; see {0}".format(self.workdir / "initialise.log"))
@@ -386,7 +402,7 @@ class Chaos:
         converged = 0
         for index in range(1, self.args.runs + 1):
             tag = "5.{0}.0".format(index)
-            sandbox.kubectl("-n", NAMESPACE, "set", "image", "deployment/podinfo",
+            sandbox.kubectl("-n", namespace, "set", "image", "deployment/podinfo",
                             "podinfod=stefanprodan/podinfo:" + tag)
             killed_at, after = self.run_and_kill("release-{0}-killed".format(index))
             outlived, problems = self.describe_after(after) if after else ("", [])
@@ -438,6 +454,12 @@ def main(argv=None):
     parser.add_argument("--survivor-wait", type=float, default=90.0,
                         help="seconds to wait for them before the rerun, then they are killed by PID (default 90)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, sandbox)")
+    parser.add_argument("--sandbox-env", default=None,
+                        help="the env file of a running sandbox to use instead of starting one; it is left "
+                             "running, and only the namespace is deleted afterwards")
+    parser.add_argument("--namespace", default=DEFAULT_NAMESPACE,
+                        help="the app's namespace, created by the script; API faults are aimed at it only "
+                             "(default chaos)")
     args = parser.parse_args(argv)
     if args.seed is None:
         args.seed = random.randrange(1 << 30)
@@ -447,7 +469,7 @@ def main(argv=None):
     # stops the sandbox and every process by PID.
     signal.signal(signal.SIGTERM, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
-    sandbox = ChaosSandbox(workdir / "sandbox")
+    sandbox = ChaosSandbox(workdir / "sandbox", env_file=args.sandbox_env, namespace=args.namespace)
     processes = Processes()
     # Unique to this script's run; each playbook adds its own name.
     marker_prefix = "{0}-{1:08x}-".format(os.getpid(), random.randrange(1 << 32))

@@ -1,7 +1,7 @@
 """The chaos run in its reduced form: releases killed at random points under 10% API faults converge.
 
-scripts/chaos.py starts a sandbox of its own (faults are injected for its namespace only) and stops
-it, and every process it started, by PID. Its releases run as the collection's ServiceAccount; a
+scripts/chaos.py runs in this worker's sandbox, in a namespace of its own that the API faults are aimed
+at, and stops every process it started by PID; it deletes the namespace at the end. Its releases run as the collection's ServiceAccount; a
 kill is a SIGKILL of ansible-playbook's process group, and a process of the killed run that keeps
 writing to the API fails the release. `make chaos` runs the full 20 releases.
 """
@@ -10,20 +10,25 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+from pdtest.timeouts import guard
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("CHAOS_RUNS", "3"))
 
 
-def test_releases_killed_under_api_faults_converge_on_the_next_run():
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "chaos.py"), "--runs", str(RUNS)],
+def test_releases_killed_under_api_faults_converge_on_the_next_run(sandbox):
+    namespace = "chaos-{0}".format(uuid.uuid4().hex[:8])
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "chaos.py"), "--runs", str(RUNS),
+                             "--sandbox-env", str(sandbox.env_file), "--namespace", namespace],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
                             start_new_session=True)
     try:
         # Only a guard against a hung run: each release may also wait up to 90 s for the killed
         # run's processes (--survivor-wait), and reruns take minutes on a busy two-core machine.
-        output = proc.communicate(timeout=360 * RUNS + 300)[0]
+        output = proc.communicate(timeout=guard(360 * RUNS + 300))[0]
     finally:
         if proc.poll() is None:
             # SIGTERM lets the script stop its sandbox; the group kill is the backstop.
