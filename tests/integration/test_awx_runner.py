@@ -30,6 +30,7 @@ from pdtest.load import Load, versions_through_traefik
 from pdtest.manifests import fast_canary
 from pdtest.playbooks import ansible_env
 from pdtest.sandbox import get_json
+from pdtest.timeouts import guard
 
 AWX = ROOT / "docs" / "awx"
 JOB_ID = "4242"
@@ -80,7 +81,7 @@ def prometheus_credential(sandbox):
 
 def galaxy(*args):
     done = subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", *args], capture_output=True,
-                          text=True, timeout=300, check=False)
+                          text=True, timeout=guard(300), check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -144,7 +145,7 @@ def run_job(pdd, env, ident, timeout=300):
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
-        _out, err = proc.communicate(timeout=timeout)
+        _out, err = proc.communicate(timeout=guard(timeout))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ from pdtest.load import Load
 from pdtest.manifests import fast_canary
 from pdtest.playbooks import ansible_env, run_playbook, run_tasks
 from pdtest.sandbox import get_json
+from pdtest.timeouts import guard
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def test_role_on_another_host_reads_the_canary_on_the_controller_and_connects_wi
         return subprocess.run(
             [str(VENV_BIN / "ansible-playbook"), "-i", "inventory.ini", "release.yml",
              "-e", json.dumps({"k8s_auth": auth}), *args],
-            cwd=playbook_dir, env=env, capture_output=True, text=True, timeout=300, check=False)
+            cwd=playbook_dir, env=env, capture_output=True, text=True, timeout=guard(300), check=False)
 
     secret = "api-key-" + namespace
     refused = release({"kubeconfig": sandbox.kubeconfig, "context": "no-such-context", "api_key": secret}, "-v")

@@ -18,6 +18,7 @@ import yaml
 from pdtest.checkout import ROOT, VENV_BIN
 from pdtest.playbooks import ansible_env
 from pdtest.sandbox import wait_until
+from pdtest.timeouts import guard
 
 LEASE = "podinfo-canary-lock"
 
@@ -45,7 +46,7 @@ class Run:
 
     def results(self, timeout=120):
         try:
-            out, err = self.proc.communicate(timeout=timeout)
+            out, err = self.proc.communicate(timeout=guard(timeout))
         finally:
             self.stop()
         self.seconds = time.monotonic() - self.started

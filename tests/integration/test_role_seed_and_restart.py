@@ -7,6 +7,7 @@ from pdtest.load import Load, versions_through_traefik
 from pdtest.manifests import fast_canary, seed_canary, write_canary
 from pdtest.playbooks import run_playbook, start_playbook
 from pdtest.sandbox import canary_events, get_json, wait_until
+from pdtest.timeouts import guard
 
 
 def test_seed_canary_manifest_drives_a_release(sandbox, namespace, tmp_path):
@@ -33,7 +34,7 @@ def test_seed_canary_manifest_drives_a_release(sandbox, namespace, tmp_path):
             return row and row[0][2] == "Progressing" and int(row[0][3]) > 0 and out
         table = wait_until(progressing_with_weight, timeout=120, what="kubectl get canaries showing Progressing")
         assert "STATUS" in table and "WEIGHT" in table
-        assert proc.wait(timeout=400) == 0, (tmp_path / "run.log").read_text()[-4000:]
+        assert proc.wait(timeout=guard(400)) == 0, (tmp_path / "run.log").read_text()[-4000:]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -55,7 +56,7 @@ def test_new_revision_mid_analysis_restarts_from_zero(sandbox, namespace, tmp_pa
         wait_until(lambda: f"Advance podinfo.{namespace} canary weight 20" in canary_events(sandbox, namespace),
                    timeout=120, what="weight 20")
         set_image(sandbox, namespace, "4.0.7")
-        assert proc.wait(timeout=300) == 0, (tmp_path / "run.log").read_text()[-4000:]
+        assert proc.wait(timeout=guard(300)) == 0, (tmp_path / "run.log").read_text()[-4000:]
     finally:
         if proc.poll() is None:
             proc.kill()

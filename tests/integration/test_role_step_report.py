@@ -26,6 +26,7 @@ from pdtest.load import Load
 from pdtest.manifests import fast_canary, write_canary
 from pdtest.playbooks import ansible_env, kill_release, playbook_command, run_playbook
 from pdtest.sandbox import canary_events, wait_until
+from pdtest.timeouts import guard
 
 WEIGHTS = [10, 20, 30]
 THRESHOLD = 3
@@ -91,7 +92,7 @@ def release(sandbox, tmp_path_factory):
         wait_until(lambda: step_lines(log.read_text()) or proc.poll() is not None, timeout=240,
                    what="the first step's line")
         running_at_first_line = proc.poll() is None
-        returncode = proc.wait(timeout=300)
+        returncode = proc.wait(timeout=guard(300))
         output = log.read_text()
         yield {"namespace": namespace, "output": output, "returncode": returncode, "reports": reports,
                "running_at_first_line": running_at_first_line, "stats": custom_stats(output)["canary"],
@@ -145,7 +146,7 @@ def screenshot(html_path, png_path, profile_dir):
     browser = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:
-        out = browser.communicate(timeout=120)[0]
+        out = browser.communicate(timeout=guard(120))[0]
     finally:
         if browser.poll() is None:
             browser.kill()

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from .checkout import ROOT, VENV_BIN, collections_path
+from .timeouts import guard
 
 QUIET = {
     "ANSIBLE_FORCE_COLOR": "0",
@@ -72,7 +73,7 @@ def run_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, check=False
     """Run ``playbook`` to its end against the sandbox; the CompletedProcess (text output)."""
     return subprocess.run(playbook_command(playbook, extra_vars=extra_vars, check=check, args=args),
                           env=ansible_env(sandbox, as_admin=as_admin, kubeconfig=kubeconfig),
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False)
+                          capture_output=True, text=True, timeout=guard(timeout), cwd=ROOT, check=False)
 
 
 def start_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, log_path=None):
@@ -102,7 +103,7 @@ def run_tasks(sandbox, tmp_path, tasks, check=False, name="play.yml", timeout=18
     """
     playbook = write_play(Path(tmp_path) / name, tasks)
     done = subprocess.run(playbook_command(playbook, check=check), env=ansible_env(sandbox, callback="json"),
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False)
+                          capture_output=True, text=True, timeout=guard(timeout), cwd=ROOT, check=False)
     try:
         report = json.loads(done.stdout)
     except ValueError:
@@ -126,7 +127,7 @@ def run_module(tmp_path, module, args, check=False, extra_env=None):
     env = ansible_env()
     env.update(extra_env or {})
     done = subprocess.run(playbook_command(playbook, check=check, args=["-vvv"]), env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+                          capture_output=True, text=True, timeout=guard(300), check=False)
     return done, json.loads(out.read_text())
 
 

@@ -11,6 +11,8 @@ import urllib.request
 
 from kubesandbox.fixtures import Sandbox, http, owned_sandbox, start_sandbox, stop_sandbox
 
+from .timeouts import guard
+
 __all__ = ["Sandbox", "canary_events", "get_json", "http", "owned_sandbox", "prometheus_query_count",
            "start_sandbox", "stop_sandbox", "wait_for_series", "wait_until"]
 
@@ -21,7 +23,8 @@ def get_json(sandbox, namespace, *what):
 
 
 def wait_until(predicate, timeout=30, interval=0.2, what="condition"):
-    """The first true value of ``predicate()`` within ``timeout`` seconds."""
+    """The first true value of ``predicate()`` within ``timeout`` seconds (stretched by ``guard``)."""
+    timeout = guard(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -58,6 +61,7 @@ def prometheus_query_count(sandbox, with_range=False):
 
 def wait_for_series(sandbox, query, timeout=30, samples=3):
     """Wait until Prometheus returns a series for ``query`` that has seen ``samples`` scrapes."""
+    timeout = guard(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = sandbox.prometheus_query(query)
