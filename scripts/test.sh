@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: the static checks and pytest side by side.
 #
-# pytest's workers spend most of their time waiting on analysis intervals, rollouts and scrapes
-# (about one of the two cores busy), so the static checks (sanity on every supported ansible-core,
-# lint, the build, changelog and docs lint, the execution environment's context, the unit-test
-# matrix) run beside them instead of before them. Their output goes to build/logs/static-checks.log
+# The static checks (sanity on every supported ansible-core, lint, the build, changelog and docs
+# lint, the execution environment's context, the unit-test matrix) run beside pytest instead of
+# before it, on whatever CPU pytest's sandboxes leave idle. Their output goes to build/logs/static-checks.log
 # and is printed once pytest is done; the last lines say which part failed, if any.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-WORKERS=${TEST_WORKERS:-3}
+WORKERS=${TEST_WORKERS:-2}
 STATIC_TARGETS=${STATIC_TARGETS:-sanity lint build changelog-lint docs-lint ee matrix-sanity}
 log=build/logs/static-checks.log
 mkdir -p build/logs
