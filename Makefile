@@ -62,7 +62,7 @@ ee: setup
 matrix: setup
 	@bash scripts/matrix.sh
 
-## The matrix plus ansible-test sanity on 2.17 and 2.18 (make test runs it beside pytest).
+## The matrix plus ansible-test sanity on 2.17 and 2.18, pylint only on 2.19 (make test runs it beside pytest).
 matrix-sanity: setup
 	@bash scripts/matrix.sh --sanity
 
