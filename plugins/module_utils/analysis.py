@@ -62,6 +62,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.names import 
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     EVENT_TEMPLATES,
     event_message,
+    metric_halt_event,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.release import (
     PAUSED_PHASE,
@@ -193,7 +194,7 @@ def halt_event(canary, failure):
             "waiting_traffic_increase", canary, hook=detail["name"])
     if kind == "judge":
         return event_message("paused_inconclusive", canary, detail=detail["msg"])
-    return event_message("halt", canary, detail=detail["msg"])
+    return metric_halt_event(canary, detail)
 
 
 def _hook_detail(result):

@@ -64,6 +64,17 @@ EVENT_TEMPLATES = {
     "advance": ("Normal", "Advance {canary} canary weight {weight}"),
     "advance_primary": ("Normal", "Advance {canary} primary weight {weight}"),
     "halt": ("Warning", "Halt {canary} advancement {detail}"),
+    # A check without data, in the three forms of Flagger's scheduler_metrics.go: a built-in
+    # check (its provider is the mesh provider, traefik; {error} is what its query said), an
+    # inline spec.analysis.metrics[].query, and a MetricTemplate.
+    "halt_no_values_builtin": ("Warning", "Halt advancement no values found for {provider} metric "
+                                          "{metric} probably {target} is not receiving "
+                                          "traffic{error}"),
+    "halt_no_values_query": ("Warning", "Halt advancement no values found for metric: {metric}"),
+    "halt_no_values_template": ("Warning", "Halt advancement no values found for custom metric: "
+                                           "{metric}: {error}"),
+    # The primary not ready yet while a Canary is initialised (Flagger's IsPrimaryReady error).
+    "initialising_primary_not_ready": ("Warning", "{primary} not ready: {detail}"),
     # Ours: an inconclusive judge that pauses (spec.analysis.judge.inconclusive: pause).
     "paused_inconclusive": ("Warning", "Halt {canary} advancement {detail}; paused for a "
                                        "decision: promote or abort"),
@@ -109,6 +120,45 @@ def event_message(template, canary, **values):
         return event_type, text.format(**names)
     except KeyError as exc:
         raise InvalidInput("event template {0} needs the value {1}".format(template, exc))
+
+
+# What a built-in check's error reads in Flagger when its query found nothing: the observer's
+# wrapping of the provider's "no values found". Flagger's request-duration event leaves it out.
+_BUILTIN_NO_VALUES_ERROR = {
+    "request-success-rate": ": running query failed: no values found",
+    "request-duration": "",
+}
+NO_DATA_VERDICT = "no_data"
+
+
+def metric_halt_event(canary, result, provider="traefik"):
+    """``(type, message)`` of the Halt event for a metric ``result`` of the analysis that did not
+    pass (``name``, ``verdict`` and ``msg`` as the analysis reports them), in Flagger's words.
+
+    Without data the words depend on the kind of the metric in the Canary (built-in, inline
+    query, MetricTemplate); with a value they are ``Halt <canary> advancement <msg>``.
+    """
+    if result.get("verdict") != NO_DATA_VERDICT:
+        return event_message("halt", canary, detail=result["msg"])
+    metric = result["name"]
+    spec = next((m for m in (canary.get("analysis") or {}).get("metrics") or []
+                 if m.get("name") == metric), {})
+    if spec.get("template_ref"):
+        # The provider's own error follows the metric's name in Flagger; ours says why too.
+        reason = result.get("msg") or ""
+        marker = "no values found"
+        error = reason[reason.index(marker):] if marker in reason else marker
+        return event_message("halt_no_values_template", canary, metric=metric, error=error)
+    if spec.get("query"):
+        return event_message("halt_no_values_query", canary, metric=metric)
+    return event_message("halt_no_values_builtin", canary, provider=provider, metric=metric,
+                         error=_BUILTIN_NO_VALUES_ERROR.get(metric, ": no values found"))
+
+
+def primary_not_ready_detail(detail, primary):
+    """A readiness message of the primary as Flagger words it after ``<primary> not ready:``,
+    which names the Deployment once, before it: ``waiting for rollout to finish: ...``."""
+    return (detail or "").replace("waiting for {0} rollout".format(primary), "waiting for rollout", 1)
 
 
 def _names(canary):

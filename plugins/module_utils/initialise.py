@@ -41,6 +41,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     replace_with_retry,
     without_flux_keys,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.routers.base import (
+    with_flux_reconcile_disabled,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.factory import (
     router_for,
 )
@@ -49,6 +52,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.announce impo
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.events import (
     event_message,
+    primary_not_ready_detail,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     WebhookSender,
@@ -134,8 +138,9 @@ def build_services(canary, target, owner=None, selector_labels=SELECTOR_LABELS):
         services.append({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": object_metadata(name, namespace, labels,
-                                        without_flux_keys(extra["annotations"]), owner),
+            "metadata": object_metadata(
+                name, namespace, labels,
+                with_flux_reconcile_disabled(without_flux_keys(extra["annotations"])), owner),
             "spec": dict({"type": "ClusterIP", "selector": {key: selected},
                           "ports": [dict(p) for p in ports]}, **extra_spec),
         })
@@ -151,14 +156,16 @@ def owned_by(obj, canary_name):
 
 def service_metadata(current, desired, unmanaged):
     """The labels and annotations an owned Service should carry: the Canary's, plus the keys
-    spec.service.unmanagedMetadata leaves to others, at their current values."""
+    spec.service.unmanagedMetadata leaves to others, at their current values, plus Flux's
+    reconcile keys, which always win (as Flagger sets them last)."""
     meta = current.get("metadata") or {}
     wanted = {}
     for kind in ("labels", "annotations"):
         values = dict(desired["metadata"].get(kind) or {})
         have = meta.get(kind) or {}
         values.update((k, have[k]) for k in unmanaged.get(kind) or () if k in have)
-        wanted[kind] = without_flux_keys(values) if kind == "annotations" else values
+        wanted[kind] = (with_flux_reconcile_disabled(without_flux_keys(values))
+                        if kind == "annotations" else values)
     return wanted
 
 
@@ -347,7 +354,8 @@ class Initialiser(object):
     def ensure_services(self):
         """Create the Services, or bring them back to the Canary's spec on every run: selector
         and ports always, labels and annotations where the Service is the Canary's own (as
-        Flagger's router reconciles them each time)."""
+        Flagger's router reconciles them each time). A Service that is written also gets Flux's
+        reconcile keys, the Canary's own or not, as Flagger writes them."""
         resource = self._resource("v1", "Service")
         unmanaged = self.canary["service"].get("unmanaged_metadata") or {}
 
@@ -357,6 +365,8 @@ class Initialiser(object):
             if _service_drifted(obj, desired):
                 wanted["spec"]["selector"] = desired["spec"]["selector"]
                 wanted["spec"]["ports"] = desired["spec"]["ports"]
+                wanted["metadata"]["annotations"] = with_flux_reconcile_disabled(
+                    wanted["metadata"].get("annotations"))
             if owned_by(obj, self.canary["name"]):
                 for kind, values in service_metadata(obj, desired, unmanaged).items():
                     if values:
@@ -409,8 +419,13 @@ class Initialiser(object):
         replace_spec(self.hpa_resource, self.namespace, name, desired["spec"])
 
     def wait_for_primary(self):
-        ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,
-                                                        POLL_SECONDS)
+        ready, message = self.workload.is_primary_ready()
+        if not ready:
+            # Flagger records why on each tick while it waits; one Event says it here.
+            self._announce("initialising_primary_not_ready",
+                           detail=primary_not_ready_detail(message, self.workload.primary))
+            ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,
+                                                            POLL_SECONDS)
         if not ready:
             raise DeliveryError(
                 "Primary {0} {1}/{2} was not ready within {3}s "
@@ -452,12 +467,16 @@ class Initialiser(object):
             "lastAppliedSpec": self.revision, "lastPromotedSpec": self.revision,
             "trackedConfigs": self.tracked,
         })
-        if self.canary_obj is not None:
-            event_type, message = event_message("initialized", self.canary)
-            if not self.check_mode:
-                announce(self.client, self.canary, self.canary_obj, event_type, message,
-                         WebhookSender(api_client=lambda: self.client.client), self.signals)
+        self._announce("initialized")
         return True
+
+    def _announce(self, template, **values):
+        """Record the Event ``template`` about the Canary and send it where Events go."""
+        if self.canary_obj is None or self.check_mode:
+            return
+        event_type, message = event_message(template, self.canary, **values)
+        announce(self.client, self.canary, self.canary_obj, event_type, message,
+                 WebhookSender(api_client=lambda: self.client.client), self.signals)
 
     def run(self):
         self.read_inputs()

@@ -43,6 +43,28 @@ PHASES = (
 # (after a lost answer) does not count it twice.
 STATUS_FIELDS = ("phase", "canaryWeight", "failedChecks", "iterations", "lastAppliedSpec",
                  "lastPromotedSpec", "trackedConfigs", "lastCheck")
+# The phases in which Flagger's setStatusPhase keeps canaryWeight and iterations; moving to any
+# other sets both to 0. The role also keeps them in WaitingPromotion (see phase_resets).
+KEEPS_PROGRESS = ("Progressing", "Waiting", "Promoting", "WaitingPromotion")
+# Phases in which no analysis check can still be counted: lastCheck is dropped there.
+AT_REST = ("Initializing", "Initialized", "Finalising", "Succeeded", "Failed", "Terminating")
+
+
+def phase_resets(phase):
+    """The status fields writing ``phase`` resets, as Flagger's scheduler resets them.
+
+    Every phase but Progressing, Waiting and Promoting sets canaryWeight and iterations to 0
+    (setStatusPhase), so a finished release shows ``iterations: 0``; a rollback to Failed also
+    sets failedChecks to 0 (its SyncStatus writes a fresh status). Flagger's WaitingPromotion
+    sets the weight to 0 and iterations to the analysis' iterations - 1 while the traffic is
+    still split; the role keeps both there. Values given with the phase win over these.
+    """
+    if phase is None or phase in KEEPS_PROGRESS:
+        return {}
+    resets = {"canaryWeight": 0, "iterations": 0}
+    if phase == "Failed":
+        resets["failedChecks"] = 0
+    return resets
 
 
 def now_rfc3339(now=None):
@@ -125,6 +147,10 @@ def new_status(current, changes, target_kind="Deployment", condition=None, now=N
     validate_status_changes(changes)
     stamp = now_rfc3339(now)
     status = copy.deepcopy(current or {})
+    status.update(phase_resets(changes.get("phase")))
+    if changes.get("phase") in AT_REST:
+        # The analysis is over; the marker of its last counted check has nothing left to guard.
+        status.pop("lastCheck", None)
     for key in STATUS_FIELDS:
         if changes.get(key) is not None:
             status[key] = copy.deepcopy(changes[key])

@@ -1,5 +1,6 @@
 """canary_init on the sandbox: the article's podinfo and Canary, initialised as Flagger would."""
 import json
+import re
 
 import pytest
 import yaml
@@ -10,6 +11,11 @@ from pdtest.load import versions_through_traefik
 from pdtest.manifests import example_docs
 from pdtest.playbooks import run_tasks
 from pdtest.sandbox import canary_events, get_json, wait_until
+
+# Flagger's annotations on the Services and the TraefikService it generates, so Flux leaves them be.
+FLUX_DISABLED = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+                 "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -68,6 +74,8 @@ def test_init_creates_every_object_routes_all_traffic_to_primary_and_is_idempote
     assert primary["spec"]["selector"]["matchLabels"] == {"app": "podinfo-primary"}
     assert primary["spec"]["template"]["metadata"]["labels"]["app"] == "podinfo-primary"
     assert primary["spec"]["replicas"] == 2  # the HPA's minReplicas
+    # Flagger's random flagger-id, renewed at each promotion so the primary's pods roll.
+    assert UUID.match(primary["spec"]["template"]["metadata"]["annotations"]["flagger-id"])
     container = primary["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "stefanprodan/podinfo:4.0.5"
     assert container["env"][0]["valueFrom"]["configMapKeyRef"]["name"] == "podinfo-config-primary"
@@ -75,8 +83,11 @@ def test_init_creates_every_object_routes_all_traffic_to_primary_and_is_idempote
     assert get_json(sandbox, namespace, "configmap/podinfo-config-primary")["data"] == {
         "color": "blue"}
 
-    services = {name: get_json(sandbox, namespace, "service/" + name)["spec"]
-                for name in ("podinfo", "podinfo-primary", "podinfo-canary")}
+    service_objects = {name: get_json(sandbox, namespace, "service/" + name)
+                       for name in ("podinfo", "podinfo-primary", "podinfo-canary")}
+    for service in service_objects.values():
+        assert service["metadata"]["annotations"] == FLUX_DISABLED
+    services = {name: obj["spec"] for name, obj in service_objects.items()}
     assert services["podinfo"]["selector"] == {"app": "podinfo-primary"}
     assert services["podinfo-primary"]["selector"] == {"app": "podinfo-primary"}
     assert services["podinfo-canary"]["selector"] == {"app": "podinfo"}
@@ -86,7 +97,8 @@ def test_init_creates_every_object_routes_all_traffic_to_primary_and_is_idempote
 
     route = get_json(sandbox, namespace, "traefikservices.traefik.io/podinfo")
     assert route["spec"]["weighted"]["services"] == [
-        {"name": "podinfo-primary", "port": 80, "weight": 100}]
+        {"name": "podinfo-primary", "namespace": namespace, "port": 80, "weight": 100}]
+    assert route["metadata"]["annotations"] == FLUX_DISABLED
     hpa = get_json(sandbox, namespace, "hpa/podinfo-primary")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "podinfo-primary"
     assert get_json(sandbox, namespace, "deployment/podinfo")["spec"]["replicas"] == 0
@@ -96,8 +108,13 @@ def test_init_creates_every_object_routes_all_traffic_to_primary_and_is_idempote
     assert canary["status"]["lastPromotedSpec"] == result["revision"]
     assert set(canary["status"]["trackedConfigs"]) == {"configmap/podinfo-config",
                                                        "secret/podinfo-token"}
-    assert "Initialization done! podinfo.{0}".format(namespace) in canary_events(sandbox,
-                                                                                 namespace)
+    events = canary_events(sandbox, namespace)
+    assert "Initialization done! podinfo.{0}".format(namespace) in events
+    # Flagger's Warning while the new primary rolls out, before the initialisation is done.
+    not_ready = [m for m in events
+                 if m.startswith("podinfo-primary.{0} not ready: waiting for rollout to".format(namespace))]
+    assert not_ready and events.index(not_ready[0]) < events.index(
+        "Initialization done! podinfo.{0}".format(namespace)), events
 
     seen = versions_through_traefik(sandbox, namespace, n=200)
     assert seen == {"4.0.5": 200}

@@ -26,6 +26,8 @@ def podinfo(sandbox, namespace, tmp_path):
 
 
 def test_healthy_revision_is_promoted_step_by_step(sandbox, namespace, podinfo):
+    first_id = get_json(sandbox, namespace, "deployment", "podinfo-primary")[
+        "spec"]["template"]["metadata"]["annotations"]["flagger-id"]
     set_image(sandbox, namespace, "4.0.6")
 
     result = run_playbook(sandbox, extra_vars={"canary_file": str(podinfo)})
@@ -40,8 +42,12 @@ def test_healthy_revision_is_promoted_step_by_step(sandbox, namespace, podinfo):
         < events.index(f"Promotion completed! Scaling down podinfo.{namespace}")
     canary = get_json(sandbox, namespace, "canary", "podinfo")
     assert canary["status"]["phase"] == "Succeeded"
-    assert canary["status"]["canaryWeight"] == 0
+    # As Flagger leaves them after a promotion; no check can be counted any more.
+    assert canary["status"]["canaryWeight"] == 0 and canary["status"]["iterations"] == 0
+    assert "lastCheck" not in canary["status"]
     primary = get_json(sandbox, namespace, "deployment", "podinfo-primary")
+    # The promotion wrote a new flagger-id, as Flagger does.
+    assert primary["spec"]["template"]["metadata"]["annotations"]["flagger-id"] not in ("", first_id)
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "stefanprodan/podinfo:4.0.6"
     assert get_json(sandbox, namespace, "deployment", "podinfo")["spec"]["replicas"] == 0
     assert versions_through_traefik(sandbox, namespace, 500) == {"4.0.6": 500}
@@ -80,9 +86,11 @@ def test_service_metadata_from_the_canary_is_applied_again_on_every_run(
     apex = get_json(sandbox, namespace, "service", "podinfo")["metadata"]
     # The selector label names the Service whatever spec.service.apex says, as in Flagger; the
     # stray label and annotation are gone; the unmanaged annotation keeps its value; Flux's key is
-    # never copied.
+    # never copied, and Flagger's two keys that keep Flux away are set.
     assert apex["labels"] == {"app": "podinfo", "team": "web"}
-    assert apex["annotations"] == {"example.com/owner": "web", "example.com/dns": "podinfo.test"}
+    assert apex["annotations"] == {"example.com/owner": "web", "example.com/dns": "podinfo.test",
+                                   "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+                                   "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
     assert get_json(sandbox, namespace, "service", "podinfo-canary")["metadata"]["labels"] == {
         "app": "podinfo-canary", "track": "canary"}
     assert versions_through_traefik(sandbox, namespace, 100) == {"4.0.5": 100}

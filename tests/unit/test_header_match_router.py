@@ -93,7 +93,7 @@ def test_weight_100_creates_the_canary_route_next_to_the_users_and_weight_0_dele
     assert ours["metadata"]["ownerReferences"][0]["uid"] == "u-1"
     # Unmatched traffic stays on the primary through the user's route and the TraefikService.
     assert services.objects[("test", "podinfo")]["spec"]["weighted"]["services"] == [
-        {"name": "podinfo-primary", "port": 80, "weight": 100}]
+        {"name": "podinfo-primary", "namespace": "test", "port": 80, "weight": 100}]
     assert router.get_routes() == {"primary": 0, "canary": 100}
 
     writes = routes.writes
@@ -146,5 +146,5 @@ def test_reconcile_creates_only_the_traefik_service_all_on_the_primary():
     router = router_for(client, ab_canary())
     assert [c["action"] for c in router.reconcile(router.plan_reconcile())] == ["created"]
     assert services.objects[("test", "podinfo")]["spec"] == {
-        "weighted": {"services": [{"name": "podinfo-primary", "port": 80, "weight": 100}]}}
+        "weighted": {"services": [{"name": "podinfo-primary", "namespace": "test", "port": 80, "weight": 100}]}}
     assert list(routes.objects) == [("test", "podinfo")]

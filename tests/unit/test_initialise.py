@@ -94,13 +94,16 @@ def test_apex_metadata_goes_on_the_apex_service_and_the_traefik_service():
     canary = parse_canary(obj)
     services = {s["metadata"]["name"]: s for s in build_services(canary, TARGET)}
     assert services["podinfo"]["metadata"]["labels"] == {"app": "podinfo", "test": "test-label"}
-    assert services["podinfo"]["metadata"]["annotations"] == {"test": "test-annotation"}
-    assert "annotations" not in services["podinfo-canary"]["metadata"]
+    flux = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+            "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
+    assert services["podinfo"]["metadata"]["annotations"] == dict(flux, test="test-annotation")
+    # Flagger's keys go on every generated Service and always win over the Canary's.
+    assert services["podinfo-canary"]["metadata"]["annotations"] == flux
     route = Route.for_canary(canary)
     body = build_traefik_service(route.name, "test", "traefik.io/v1alpha1", {"weighted": {}},
                                  route.labels, route.annotations)
     assert body["metadata"] == {"name": "podinfo", "namespace": "test", "labels": {"test": "test-label"},
-                                "annotations": {"test": "test-annotation"}}
+                                "annotations": dict(flux, test="test-annotation")}
     assert Route.for_canary(parse_canary(yaml.safe_load(SEED_CANARY))).labels == {}
 
 

@@ -94,7 +94,7 @@ def test_the_mirror_weight_turns_the_traefik_service_into_a_mirror_and_0_turns_i
 
     assert back["changed"] and back["previous"] == {"primary": 60, "canary": 40}
     assert services.objects[("test", "podinfo")]["spec"] == {
-        "weighted": {"services": [{"name": "podinfo-primary", "port": 80, "weight": 100}]}}
+        "weighted": {"services": [{"name": "podinfo-primary", "namespace": "test", "port": 80, "weight": 100}]}}
     assert router.get_routes() == {"primary": 100, "canary": 0}
 
 

@@ -65,7 +65,11 @@ def test_reconcile_creates_the_traefik_service_in_the_group_the_cluster_serves(a
     assert [c["action"] for c in changes] == ["created"]
     body = stored(resource)
     assert body["apiVersion"] == api_version and body["kind"] == "TraefikService"
-    assert body["spec"] == {"weighted": {"services": [{"name": "podinfo-primary", "port": 80, "weight": 100}]}}
+    assert body["spec"] == {"weighted": {"services": [
+        {"name": "podinfo-primary", "namespace": "test", "port": 80, "weight": 100}]}}
+    # Flagger's: Flux leaves a TraefikService generated for a Canary alone.
+    assert body["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+                                               "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
     assert router.api_version() == api_version
 
 
@@ -94,8 +98,11 @@ def test_reconcile_adopts_an_existing_traefik_service_keeping_its_weights():
     assert resource.writes == 0
 
     changes = router_for(client, canary).reconcile()
-    assert changes[0]["after"] == {"metadata": {"labels": {"team": "shop"}, "annotations": {}}}
+    flux = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+            "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
+    assert changes[0]["after"] == {"metadata": {"labels": {"team": "shop"}, "annotations": flux}}
     assert stored(resource)["metadata"]["labels"] == {"team": "shop"}
+    assert stored(resource)["metadata"]["annotations"] == flux
     assert [s["weight"] for s in stored(resource)["spec"]["weighted"]["services"]] == [60, 40]
     assert router_for(client, canary).reconcile() == []
 
@@ -121,7 +128,8 @@ def test_set_routes_get_routes_and_finalize_move_and_read_the_weights():
     assert router.get_routes() == {"primary": 80, "canary": 20}
     router.finalize()
     assert router.get_routes() == {"primary": 100, "canary": 0}
-    assert stored(resource)["spec"]["weighted"]["services"] == [{"name": "podinfo-primary", "port": 80, "weight": 100}]
+    assert stored(resource)["spec"]["weighted"]["services"] == [
+        {"name": "podinfo-primary", "namespace": "test", "port": 80, "weight": 100}]
 
 
 def test_set_routes_refuses_weights_that_do_not_split_the_whole_traffic():

@@ -84,14 +84,28 @@ def test_route_traffic_writes_once_and_reports_previous_weights():
     assert result["changed"] and result["previous"] == {"primary": 100, "canary": 0}
     assert resource.writes == 1
     services = resource.objects[("test", "podinfo")]["spec"]["weighted"]["services"]
-    assert services == [{"name": "podinfo-primary", "port": 80, "weight": 70},
-                        {"name": "podinfo-canary", "port": 80, "weight": 30}]
+    # As Flagger writes them, the entries name the Services' namespace.
+    assert services == [{"name": "podinfo-primary", "namespace": "test", "port": 80, "weight": 70},
+                        {"name": "podinfo-canary", "namespace": "test", "port": 80, "weight": 30}]
 
 
 def test_same_weights_mean_no_write():
-    resource = FakeResource({("test", "podinfo"): traefik_service({"podinfo-primary": 70, "podinfo-canary": 30})})
+    existing = traefik_service({"podinfo-primary": 70, "podinfo-canary": 30})
+    for entry in existing["spec"]["weighted"]["services"]:
+        entry["namespace"] = "test"
+    resource = FakeResource({("test", "podinfo"): existing})
     result = route_traffic(client_with(resource), Route("test", "podinfo"), 30)
     assert result["changed"] is False and resource.writes == 0
+
+
+def test_entries_written_without_a_namespace_get_it_at_the_next_write():
+    resource = FakeResource({("test", "podinfo"): traefik_service({"podinfo-primary": 70, "podinfo-canary": 30})})
+    result = route_traffic(client_with(resource), Route("test", "podinfo"), 30)
+    assert result["changed"] and resource.writes == 1
+    services = resource.objects[("test", "podinfo")]["spec"]["weighted"]["services"]
+    assert [s["namespace"] for s in services] == ["test", "test"]
+    assert [s["weight"] for s in services] == [70, 30]
+    assert route_traffic(client_with(resource), Route("test", "podinfo"), 30)["changed"] is False
 
 
 def test_check_mode_predicts_without_writing():

@@ -104,7 +104,7 @@ def test_the_traefik_service_is_created_with_the_sticky_cookie_and_keeps_it_acro
     router.reconcile()
     cookie = {"cookie": {"name": "flagger-cookie", "maxAge": 120, "httpOnly": True}}
     spec = resource.objects[("test", "podinfo")]["spec"]
-    assert spec == {"weighted": {"services": [{"name": "podinfo-primary", "port": 80, "weight": 100}],
+    assert spec == {"weighted": {"services": [{"name": "podinfo-primary", "namespace": "test", "port": 80, "weight": 100}],
                                  "sticky": cookie}}
     # The fake API leaves the resourceVersion to the test, as the server would set it.
     resource.objects[("test", "podinfo")]["metadata"]["resourceVersion"] = "1"
@@ -115,7 +115,7 @@ def test_the_traefik_service_is_created_with_the_sticky_cookie_and_keeps_it_acro
     router.finalize()
     spec = resource.objects[("test", "podinfo")]["spec"]
     # The canary's entry leaves at weight 0, so a cookie naming it leads nowhere.
-    assert spec["weighted"] == {"services": [{"name": "podinfo-primary", "port": 80, "weight": 100}],
+    assert spec["weighted"] == {"services": [{"name": "podinfo-primary", "namespace": "test", "port": 80, "weight": 100}],
                                 "sticky": cookie}
 
 

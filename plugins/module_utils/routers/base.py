@@ -20,6 +20,23 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 
 TOTAL_WEIGHT = 100
 
+# What Flagger writes on every Service and TraefikService it generates, whatever the Canary's own
+# metadata says, so that Flux (kustomize-controller, helm-controller drift detection) does not
+# revert the changes a release makes to them.
+FLUX_RECONCILE_DISABLED = {
+    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
+}
+
+
+def with_flux_reconcile_disabled(annotations):
+    """A copy of ``annotations`` with Flux's reconciliation of the object switched off (Flagger's
+    router filterMetadata): those two keys always win over the Canary's values."""
+    result = dict(annotations or {})
+    result.update(FLUX_RECONCILE_DISABLED)
+    return result
+
+
 # abc.ABC spelled so that it also loads where the class syntax for metaclasses differs.
 _ABC = abc.ABCMeta("_ABC", (object,), {"__slots__": ()})
 

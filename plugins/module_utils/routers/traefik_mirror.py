@@ -131,7 +131,7 @@ class TraefikMirrorRouter(TraefikWeightedRouter):
                                            self.percent)
         else:
             desired = build_weighted_spec(route.primary_service, route.canary_service, port,
-                                          weights["primary"], 0, route.sticky)
+                                          weights["primary"], 0, route.sticky, route.namespace)
         return RoutePlan(route, api_version, self._resource(), current, desired, previous, weights)
 
     def _resource(self):

@@ -35,6 +35,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.base 
     TOTAL_WEIGHT,
     Router,
     split_weights,
+    with_flux_reconcile_disabled,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
     detect_api_version,
@@ -47,24 +48,29 @@ class UnexpectedTraefikService(DeliveryError):
     """The TraefikService is not the weighted primary/canary pair we manage."""
 
 
-def _entry(service, port, weight):
-    entry = {"name": service, "weight": weight}
+def _entry(service, port, weight, namespace=None):
+    """One weighted entry; as Flagger writes them, it names the Services' namespace (Traefik
+    would default to the TraefikService's own, which is the same one)."""
+    entry = {"name": service}
+    if namespace:
+        entry["namespace"] = namespace
+    entry["weight"] = weight
     if port is not None:
         entry["port"] = port
     return entry
 
 
 def build_weighted_spec(primary_service, canary_service, port, primary_weight, canary_weight,
-                        sticky=None):
+                        sticky=None, namespace=None):
     """The ``spec`` of a weighted TraefikService sending traffic to primary and canary, with
-    ``sticky`` (Traefik's ``weighted.sticky``) when given.
+    ``sticky`` (Traefik's ``weighted.sticky``) when given, each entry naming ``namespace``.
 
     At canary weight 0 the canary entry is left out: Traefik drops a whole weighted service when
     one child has no endpoints, and a canary scaled to zero has none.
     """
-    services = [_entry(primary_service, port, primary_weight)]
+    services = [_entry(primary_service, port, primary_weight, namespace)]
     if canary_weight > 0:
-        services.append(_entry(canary_service, port, canary_weight))
+        services.append(_entry(canary_service, port, canary_weight, namespace))
     weighted = {"services": services}
     if sticky:
         weighted["sticky"] = copy.deepcopy(sticky)
@@ -152,12 +158,12 @@ def find_port(spec, primary_service, canary_service):
 
 
 def set_weights(spec, primary_service, canary_service, port, primary_weight, canary_weight,
-                sticky=None):
+                sticky=None, namespace=None):
     """A copy of ``spec`` with new weights, keeping everything else it holds (sticky, etc.).
 
-    Extra keys on the existing entries (for example ``namespace`` or ``responseForwarding``) are
-    preserved; ``port`` falls back to the port the entries already use. ``sticky``, when given,
-    replaces the ``weighted.sticky`` there is.
+    Extra keys on the existing entries (for example ``responseForwarding``) are preserved;
+    ``port`` falls back to the port the entries already use, and ``namespace``, when given, is
+    written into each entry. ``sticky``, when given, replaces the ``weighted.sticky`` there is.
     """
     new_spec = copy.deepcopy(spec or {})
     if port is None:
@@ -174,7 +180,7 @@ def set_weights(spec, primary_service, canary_service, port, primary_weight, can
         if service == canary_service and weight == 0:
             continue
         entry = copy.deepcopy(old_entries.get(service, {}))
-        entry.update(_entry(service, port, weight))
+        entry.update(_entry(service, port, weight, namespace))
         services.append(entry)
     weighted["services"] = services
     if sticky:
@@ -205,7 +211,7 @@ class Route(object):
                     self.primary_service))
         self.port = normalize_port(port)
         # Labels and annotations a TraefikService created here carries (a Canary's
-        # spec.service.apex, as Flagger puts them on the TraefikService too).
+        # spec.service.apex and Flux's keys, as Flagger puts them on the TraefikService too).
         metadata = metadata or {}
         # Set by the router's reconcile: the ownerReference a TraefikService is created with.
         self.owner = None
@@ -222,11 +228,13 @@ class Route(object):
     def for_canary(cls, canary, api_version=None):
         """The route of a parsed Canary: its TraefikService, Services and port."""
         names = canary_names(canary)
+        apex = dict((canary["service"].get("metadata") or {}).get("apex") or {})
+        apex["annotations"] = with_flux_reconcile_disabled(apex.get("annotations"))
         return cls(canary["namespace"], names["traefik_service"],
                    primary_service=names["primary_service"],
                    canary_service=names["canary_service"],
                    port=canary["service"].get("port"), api_version=api_version,
-                   metadata=(canary["service"].get("metadata") or {}).get("apex"))
+                   metadata=apex)
 
     def describe(self):
         return "TraefikService {0}/{1}".format(self.namespace, self.name)
@@ -272,7 +280,8 @@ def plan_route(client, route, canary_weight, create=False, takeover=False):
         if route.port is None:
             raise InvalidInput("port is required to create {0}".format(route.describe()))
         spec = build_weighted_spec(route.primary_service, route.canary_service, route.port,
-                                   weights["primary"], weights["canary"], route.sticky)
+                                   weights["primary"], weights["canary"], route.sticky,
+                                   route.namespace)
         return RoutePlan(route, api_version, resource, None, spec, None, weights)
 
     spec = current.get("spec") or {}
@@ -290,7 +299,7 @@ def plan_route(client, route, canary_weight, create=False, takeover=False):
         raise InvalidInput(
             "port is required: {0} has no entry to take the port from".format(route.describe()))
     desired = set_weights(spec, route.primary_service, route.canary_service, port,
-                          weights["primary"], weights["canary"], route.sticky)
+                          weights["primary"], weights["canary"], route.sticky, route.namespace)
     return RoutePlan(route, api_version, resource, current, desired, previous, weights)
 
 
@@ -318,7 +327,8 @@ def apply_route(plan, check_mode=False):
             if port is None:
                 port = find_port(source, route.primary_service, route.canary_service)
         desired = set_weights(spec, route.primary_service, route.canary_service, port,
-                              plan.weights["primary"], plan.weights["canary"], route.sticky)
+                              plan.weights["primary"], plan.weights["canary"], route.sticky,
+                              route.namespace)
         if desired == spec:
             return None
         obj["spec"] = desired

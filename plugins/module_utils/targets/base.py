@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import abc
 import copy
+import uuid
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
@@ -48,17 +49,26 @@ CONTROLLER_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/", "daemonset.kubern
                                   "deprecated.daemonset.template.generation")
 COPIED_SPEC_FIELDS = ("strategy", "minReadySeconds", "revisionHistoryLimit",
                       "progressDeadlineSeconds")
+# Flagger's pod template annotation with a random UUID, new at initialisation and at each
+# promotion, so the primary's pods are replaced even when only the configs they read changed.
+INSTANCE_ID_ANNOTATION = "flagger-id"
+
+
+def new_instance_id():
+    """A random UUID (version 4), as Flagger writes into ``flagger-id``."""
+    return str(uuid.uuid4())
 
 
 def primary_pod_template(canary_template, primary_selector, tracked, checksum=None,
-                         target_name=None, selector_labels=()):
+                         target_name=None, selector_labels=(), instance_id=None):
     """The pod template the primary should run.
 
     It is the canary's template with config references rewritten, and with the primary's own
     selector labels laid over the canary's labels, so the primary's selector keeps matching its
     pods (Flagger labels them ``app: <name>-primary``). As in Flagger, Flux's keys are left out,
     and topology spread constraints and pod anti-affinity terms that select the target's pods by
-    a selector label are made to select the primary's.
+    a selector label are made to select the primary's. ``instance_id`` becomes the
+    ``flagger-id`` annotation; one the canary's template carries is never copied.
     """
     template = copy.deepcopy(canary_template)
     metadata = template.setdefault("metadata", {})
@@ -66,8 +76,11 @@ def primary_pod_template(canary_template, primary_selector, tracked, checksum=No
     labels.update(primary_selector or {})
     metadata["labels"] = labels
     annotations = without_flux_keys(metadata.get("annotations"))
+    annotations.pop(INSTANCE_ID_ANNOTATION, None)
     if checksum:
         annotations[CONFIG_CHECKSUM_ANNOTATION] = checksum
+    if instance_id:
+        annotations[INSTANCE_ID_ANNOTATION] = instance_id
     if annotations:
         metadata["annotations"] = annotations
     else:
@@ -306,20 +319,28 @@ class Target(abc.ABC):
         """``(key, value)`` of the selector label the primary is keyed on."""
         return selector_label(obj, self.selector_labels, self.kind)
 
-    def primary_template(self, canary_template, primary, tracked, checksum=None):
+    def primary_template(self, canary_template, primary, tracked, checksum=None, instance_id=None):
         """The pod template ``primary`` should run to run what the canary runs."""
         return primary_pod_template(canary_template, match_labels(primary), tracked, checksum,
-                                    target_name=self.name, selector_labels=self.selector_labels)
+                                    target_name=self.name, selector_labels=self.selector_labels,
+                                    instance_id=instance_id)
 
     def promoted_primary(self, primary, canary, tracked, checksum=None):
         """The primary object after promoting ``canary`` into it (Flagger's Promote): the pod
         template, the spec fields it copies, and labels and annotations by the include-label
-        prefixes."""
+        prefixes.
+
+        As in Flagger, a promotion writes a new ``flagger-id`` into the pod template. A primary
+        that already runs what the canary runs keeps its own, so promoting it again (a resumed
+        run) changes nothing and does not replace its pods a second time.
+        """
         wanted = copy.deepcopy(primary)
         spec = wanted.setdefault("spec", {})
         canary_spec = canary.get("spec") or {}
+        current_id = ((self.pod_template(primary).get("metadata") or {}).get("annotations")
+                      or {}).get(INSTANCE_ID_ANNOTATION)
         spec["template"] = self.primary_template(self.pod_template(canary), primary, tracked,
-                                                 checksum)
+                                                 checksum, instance_id=current_id)
         for field in self.copied_spec_fields:
             if canary_spec.get(field) is not None:
                 spec[field] = copy.deepcopy(canary_spec[field])
@@ -342,6 +363,9 @@ class Target(abc.ABC):
             meta["annotations"] = annotations
         else:
             meta.pop("annotations", None)
+        if wanted != primary:
+            template_meta = spec["template"].setdefault("metadata", {})
+            template_meta.setdefault("annotations", {})[INSTANCE_ID_ANNOTATION] = new_instance_id()
         return wanted
 
     def promote(self, canary, tracked, checksum=None):

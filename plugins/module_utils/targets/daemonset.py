@@ -31,6 +31,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.base 
     SELECTOR_LABELS,
     Target,
     needed_for,
+    new_instance_id,
     primary_object,
     primary_pod_template,
     selector_label,
@@ -107,7 +108,7 @@ def build_primary_daemonset(target, tracked, owner=None, selector_labels=SELECTO
     primary_spec = {
         "selector": {"matchLabels": selector},
         "template": primary_pod_template(without_scale_to_zero(spec.get("template")), selector,
-                                         tracked),
+                                         tracked, instance_id=new_instance_id()),
     }
     return primary_object("DaemonSet", target, (key, value), primary_spec, DAEMONSET_SPEC_FIELDS,
                           include_label_prefix, owner)
@@ -152,10 +153,10 @@ class DaemonSetTarget(Target):
     def pod_template(obj):
         return without_scale_to_zero(Target.pod_template(obj))
 
-    def primary_template(self, canary_template, primary, tracked, checksum=None):
+    def primary_template(self, canary_template, primary, tracked, checksum=None, instance_id=None):
         # Flagger rewrites no affinity for a DaemonSet's primary.
         return primary_pod_template(canary_template, (primary.get("spec") or {}).get(
-            "selector", {}).get("matchLabels"), tracked, checksum)
+            "selector", {}).get("matchLabels"), tracked, checksum, instance_id=instance_id)
 
     def is_scaled_to_zero(self, obj):
         return is_stopped(obj)

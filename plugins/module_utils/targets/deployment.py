@@ -20,6 +20,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.base 
     SELECTOR_LABELS,
     Target,
     needed_for,
+    new_instance_id,
     primary_object,
     primary_pod_template,
     selector_label,
@@ -41,7 +42,8 @@ def build_primary_deployment(target, tracked, owner=None, min_replicas=None,
         "selector": {"matchLabels": selector},
         "template": primary_pod_template(spec.get("template") or {}, selector, tracked,
                                          target_name=(target.get("metadata") or {}).get("name"),
-                                         selector_labels=selector_labels),
+                                         selector_labels=selector_labels,
+                                         instance_id=new_instance_id()),
     }
     return primary_object("Deployment", target, (key, value), primary_spec, COPIED_SPEC_FIELDS,
                           include_label_prefix, owner)
