@@ -125,9 +125,15 @@ def test_global_event_webhook_and_alert_providers_serve_a_canary_without_its_own
     })
 
     assert result.returncode == 0, result.stdout[-4000:]
-    [event] = [r.json() for r in global_events.requests]
+    sent = [r.json() for r in global_events.requests]
+    # Every Event of the initialisation, in order: Flagger's Warning while the new primary is not
+    # ready yet (when the first check finds it so), then the one that closes it.
+    assert [e["metadata"]["eventMessage"] for e in sent] == canary_events(sandbox, namespace), sent
+    event = sent[-1]
     assert event["metadata"]["eventMessage"] == f"Initialization done! podinfo.{namespace}"
     assert event["phase"] == "Initialized"
+    assert all(e["metadata"]["eventMessage"].startswith(f"podinfo-primary.{namespace} not ready")
+               for e in sent[:-1]), sent
     assert alerts_at(chat, "/ops") == [("New Deployment detected, initialization completed.", "good")]
     fields = chat.requests[0].json()["attachments"][0]["fields"]
     assert [f["title"] for f in fields] == ["Cluster"] + METADATA_FIELDS
