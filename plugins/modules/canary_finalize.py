@@ -119,7 +119,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.args_common i
     CANARY_REF_ARG_SPEC,
     SIGNALS_ARG_SPEC,
     TARGET_LABELS_ARG_SPEC,
-    argument_spec as argument_spec_of,
     target_labels,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
@@ -135,7 +134,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     WebhookSender,
@@ -144,8 +144,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC, TARGET_LABELS_ARG_SPEC,
+    return module_argument_spec(
+        CANARY_REF_ARG_SPEC, TARGET_LABELS_ARG_SPEC,
         SIGNALS_ARG_SPEC,
         revert=dict(type="bool"),
         delete=dict(type="bool", default=True),
@@ -176,10 +176,8 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
-                            mutually_exclusive=[("canary", "name")],
-                            required_together=[("name", "namespace")])
-    module.run(run)
+    run_module(run, argument_spec(), mutually_exclusive=[("canary", "name")],
+               required_together=[("name", "namespace")])
 
 
 if __name__ == "__main__":

@@ -112,9 +112,6 @@ timed_out:
   sample: true
 """
 
-from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
-    argument_spec as argument_spec_of,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
     canary_from_option,
 )
@@ -125,7 +122,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import (
     target_for,
@@ -137,8 +135,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.scali
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(),
+    return module_argument_spec(
         canary=dict(type="dict", required=True),
         state=dict(type="str", choices=list(SCALE_STATES), required=True),
         replicas=dict(type="int", default=1),
@@ -161,8 +158,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module.run(run)
+    run_module(run, argument_spec())
 
 
 if __name__ == "__main__":
