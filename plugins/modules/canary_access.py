@@ -31,15 +31,10 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.reads
 attributes:
   check_mode:
-    support: full
     details: The module only asks questions, so it asks them in check mode too.
-  diff_mode:
-    support: N/A
-    details: The module changes nothing.
-  idempotent:
-    support: full
 options:
   canary:
     description:

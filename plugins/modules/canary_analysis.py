@@ -65,16 +65,13 @@ extends_documentation_fragment:
   - progressive.delivery.traefik_api_version
   - progressive.delivery.signals
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.acts
 attributes:
   check_mode:
-    support: full
     details: Nothing is measured, waited for, called or written. The module returns RV(plan), what
       the analysis would do at each weight, instead of a judgement that a dry run cannot make (a
       canary it never scaled up has no traffic to measure).
-  diff_mode:
-    support: none
   idempotent:
-    support: none
     details: Every tick is a new measurement and counts towards the analysis.
 options:
   weight:

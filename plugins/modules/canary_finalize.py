@@ -40,14 +40,10 @@ extends_documentation_fragment:
   - progressive.delivery.target_labels
   - progressive.delivery.signals
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
   check_mode:
-    support: full
     details: Reads everything and reports what it would change and delete; nothing is written and it does not wait.
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   revert:
     description:

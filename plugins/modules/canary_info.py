@@ -30,13 +30,7 @@ extends_documentation_fragment:
   - progressive.delivery.canary_ref
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - progressive.delivery.attributes.reads
 options:
   metric_template_files:
     description:

@@ -47,14 +47,10 @@ extends_documentation_fragment:
   - progressive.delivery.traefik_api_version
   - progressive.delivery.signals
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
   check_mode:
-    support: full
     details: Reads everything and reports the objects it would create; nothing is written and it does not wait.
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   manifest:
     description:

@@ -34,7 +34,6 @@ extends_documentation_fragment:
   - progressive.delivery.attributes
 attributes:
   check_mode:
-    support: full
     details: Predicts whether the Lease would be taken, renewed, taken over or released, and fails as the
       real run would when another run holds it.
   diff_mode:

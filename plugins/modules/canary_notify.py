@@ -28,14 +28,11 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.acts
 attributes:
   check_mode:
-    support: full
     details: Nothing is sent; RV(results) shows what would be.
-  diff_mode:
-    support: none
   idempotent:
-    support: none
     details: Every run sends new messages.
 options:
   canary:

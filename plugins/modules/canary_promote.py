@@ -44,14 +44,10 @@ extends_documentation_fragment:
   - progressive.delivery.traefik_api_version
   - progressive.delivery.target_labels
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows the primary's pod template, the weights and the canary's replicas.
-  idempotent:
-    support: full
 options:
   name:
     description:

@@ -32,7 +32,6 @@ extends_documentation_fragment:
   - progressive.delivery.attributes
 attributes:
   check_mode:
-    support: full
     details: Nothing is read or written; RV(html) and RV(junit) are the paths that would be written.
   diff_mode:
     support: none

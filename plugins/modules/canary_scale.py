@@ -26,14 +26,10 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows whether the target was scaled to zero and the pods it ran.
-  idempotent:
-    support: full
 options:
   canary:
     description:

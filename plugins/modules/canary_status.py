@@ -38,8 +38,6 @@ extends_documentation_fragment:
   - progressive.delivery.attributes
   - progressive.delivery.signals
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: full
   idempotent:

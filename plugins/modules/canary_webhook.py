@@ -35,14 +35,11 @@ extends_documentation_fragment:
   - progressive.delivery.kubernetes_client
   - progressive.delivery.signals
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.acts
 attributes:
   check_mode:
-    support: full
     details: No hook is called in check mode; RV(results) lists what would be called.
-  diff_mode:
-    support: none
   idempotent:
-    support: none
     details: Calling a webhook is an action with effects outside the cluster.
 options:
   type:

@@ -29,13 +29,7 @@ extends_documentation_fragment:
   - progressive.delivery.traefik_route
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - progressive.delivery.attributes.changes
 options:
   name:
     description:

@@ -51,15 +51,10 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.prometheus_provider
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.reads
 attributes:
   check_mode:
-    support: full
     details: The module only reads, so it queries the provider in check mode too.
-  diff_mode:
-    support: N/A
-    details: The module changes nothing, so there is nothing to show.
-  idempotent:
-    support: full
 options:
   metric:
     description:
