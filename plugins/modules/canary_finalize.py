@@ -69,15 +69,10 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Read the Canary
-  progressive.delivery.canary_info:
+- name: Delete Canary podinfo and give the app back to its Deployment, as Flagger's finalizer does
+  progressive.delivery.canary_finalize:
     name: podinfo
     namespace: test
-  register: info
-
-- name: Delete it, giving the app back to the Deployment podinfo as Flagger's finalizer does
-  progressive.delivery.canary_finalize:
-    canary: "{{ info.canary }}"
     revert: true
 
 - name: Delete a Canary by name, as spec.revertOnDeletion says

@@ -58,8 +58,6 @@ options:
 seealso:
   - module: progressive.delivery.canary_init
   - module: progressive.delivery.canary_status
-requirements:
-  - PyYAML
 """
 
 EXAMPLES = r"""

@@ -67,8 +67,6 @@ notes:
 seealso:
   - module: progressive.delivery.canary_info
   - module: progressive.delivery.canary_promote
-requirements:
-  - PyYAML
 """
 
 EXAMPLES = r"""
