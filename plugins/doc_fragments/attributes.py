@@ -8,11 +8,14 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Descriptions only; each module states its own support level.
+    # The descriptions, and check mode, which every module supports (module.run_module). The
+    # sections below give the support levels that several modules share; a module states
+    # the others, and its own details, itself.
     DOCUMENTATION = r"""
 attributes:
   check_mode:
     description: Can run in check mode and predict the result, including C(changed), without changing the cluster.
+    support: full
   diff_mode:
     description: Returns what changed (or would change in check mode) when run with C(--diff).
   idempotent:
@@ -23,4 +26,32 @@ attributes:
     support: full
     membership:
       - progressive.delivery.k8s
+"""
+
+    # A module that changes the cluster, shows what it changed and changes nothing when run again.
+    CHANGES = r"""
+attributes:
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+    # A module that only reads.
+    READS = r"""
+attributes:
+  diff_mode:
+    support: N/A
+    details: The module changes nothing.
+  idempotent:
+    support: full
+"""
+
+    # A module that acts outside the cluster (calls, messages, measurements): every run acts again.
+    ACTS = r"""
+attributes:
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
 """

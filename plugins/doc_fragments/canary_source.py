@@ -22,4 +22,6 @@ options:
         or delegated host.
       - Mutually exclusive with O(canary).
     type: path
+requirements:
+  - PyYAML
 """

@@ -419,18 +419,25 @@ def _parse_threshold_range(col, field, metric):
     return limits
 
 
+def _mappings(col, analysis, key, expected):
+    """``(field, item)`` for each mapping in the list ``spec.analysis.<key>``; anything else is
+    an error naming the field and the ``expected`` keys."""
+    items = analysis.get(key) or []
+    if not isinstance(items, list):
+        col.error("spec.analysis." + key, "must be a list")
+        return
+    for index, item in enumerate(items):
+        field = "spec.analysis.{0}[{1}]".format(key, index)
+        if not isinstance(item, dict):
+            col.error(field, "must be a mapping with " + expected)
+            continue
+        yield field, item
+
+
 def _parse_metrics(col, analysis, namespace):
-    metrics = analysis.get("metrics") or []
-    if not isinstance(metrics, list):
-        col.error("spec.analysis.metrics", "must be a list")
-        return []
     result = []
     seen = set()
-    for index, metric in enumerate(metrics):
-        field = "spec.analysis.metrics[{0}]".format(index)
-        if not isinstance(metric, dict):
-            col.error(field, "must be a mapping with name and thresholdRange")
-            continue
+    for field, metric in _mappings(col, analysis, "metrics", "name and thresholdRange"):
         name = metric.get("name")
         if not isinstance(name, str) or not name.strip():
             col.error(field + ".name", "is required")
@@ -560,16 +567,8 @@ def _parse_judge(col, analysis, metrics):
 
 
 def _parse_webhooks(col, analysis):
-    hooks = analysis.get("webhooks") or []
-    if not isinstance(hooks, list):
-        col.error("spec.analysis.webhooks", "must be a list")
-        return []
     result = []
-    for index, hook in enumerate(hooks):
-        field = "spec.analysis.webhooks[{0}]".format(index)
-        if not isinstance(hook, dict):
-            col.error(field, "must be a mapping with name, type and url")
-            continue
+    for field, hook in _mappings(col, analysis, "webhooks", "name, type and url"):
         name = hook.get("name")
         if not isinstance(name, str) or not name:
             col.error(field + ".name", "is required")
@@ -601,16 +600,8 @@ def _parse_webhooks(col, analysis):
 
 
 def _parse_alerts(col, analysis, namespace):
-    alerts = analysis.get("alerts") or []
-    if not isinstance(alerts, list):
-        col.error("spec.analysis.alerts", "must be a list")
-        return []
     result = []
-    for index, alert in enumerate(alerts):
-        field = "spec.analysis.alerts[{0}]".format(index)
-        if not isinstance(alert, dict):
-            col.error(field, "must be a mapping with name and providerRef")
-            continue
+    for field, alert in _mappings(col, analysis, "alerts", "name and providerRef"):
         severity = alert.get("severity") or "info"
         if severity not in ALERT_SEVERITIES:
             col.error(field + ".severity", "must be one of {0}; got {1!r}".format(

@@ -31,15 +31,10 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.reads
 attributes:
   check_mode:
-    support: full
     details: The module only asks questions, so it asks them in check mode too.
-  diff_mode:
-    support: N/A
-    details: The module changes nothing.
-  idempotent:
-    support: full
 options:
   canary:
     description:
@@ -115,7 +110,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik import (
     TRAEFIK_API_VERSIONS,
@@ -129,8 +125,7 @@ CONFIG_KINDS = {"configmap": "ConfigMap", "secret": "Secret"}
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(
+    return module_argument_spec(
         canary=dict(type="dict", required=True),
         traefik_api_version=dict(type="str", default=TRAEFIK_API_VERSIONS[0],
                                  choices=list(TRAEFIK_API_VERSIONS)),
@@ -139,7 +134,6 @@ def argument_spec():
         register_canary=dict(type="bool", default=False),
         metric_templates=dict(type="bool", default=False),
     )
-    return spec
 
 
 def tracked_kinds(entries):
@@ -175,8 +169,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module.run(run)
+    run_module(run, argument_spec())
 
 
 if __name__ == "__main__":

@@ -65,16 +65,13 @@ extends_documentation_fragment:
   - progressive.delivery.traefik_api_version
   - progressive.delivery.signals
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.acts
 attributes:
   check_mode:
-    support: full
     details: Nothing is measured, waited for, called or written. The module returns RV(plan), what
       the analysis would do at each weight, instead of a judgement that a dry run cannot make (a
       canary it never scaled up has no traffic to measure).
-  diff_mode:
-    support: none
   idempotent:
-    support: none
     details: Every tick is a new measurement and counts towards the analysis.
 options:
   weight:
@@ -541,7 +538,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.args_common i
     PROMETHEUS_PROVIDER_ARG_SPEC,
     SIGNALS_ARG_SPEC,
     TRAEFIK_API_VERSION_ARG_SPEC,
-    argument_spec as argument_spec_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
     PROGRESSING,
@@ -561,7 +557,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
     HAS_REQUESTS,
@@ -621,8 +618,9 @@ def advance_weight(client, canary, router, weight, sender, signals):
 
 
 def argument_spec():
-    spec = argument_spec_of(DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC)
-    spec.update(
+    return module_argument_spec(
+        CANARY_REF_ARG_SPEC, PROMETHEUS_PROVIDER_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
+        SIGNALS_ARG_SPEC,
         weight=dict(type="int"),
         weights=dict(type="list", elements="int"),
         confirm_timeout=dict(type="float", default=3600),
@@ -637,9 +635,6 @@ def argument_spec():
         set_weight=dict(type="bool", default=False),
         route_to_primary_on_failure=dict(type="bool", default=False),
     )
-    spec.update(argument_spec_of(PROMETHEUS_PROVIDER_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
-                                 SIGNALS_ARG_SPEC))
-    return spec
 
 
 def validate_weights(params):
@@ -847,14 +842,12 @@ def run_one_tick(module, client, canary, router, prometheus, sender):
 
 
 def main():
-    module = DeliveryModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
+    run_module(
+        run, argument_spec(),
         mutually_exclusive=[("canary", "name"), ("weight", "weights")],
         required_one_of=[("canary", "name"), ("weight", "weights")],
         required_by={"name": "namespace"},
     )
-    module.run(run)
 
 
 if __name__ == "__main__":

@@ -40,14 +40,10 @@ extends_documentation_fragment:
   - progressive.delivery.target_labels
   - progressive.delivery.signals
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
   check_mode:
-    support: full
     details: Reads everything and reports what it would change and delete; nothing is written and it does not wait.
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   revert:
     description:
@@ -73,15 +69,10 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Read the Canary
-  progressive.delivery.canary_info:
+- name: Delete Canary podinfo and give the app back to its Deployment, as Flagger's finalizer does
+  progressive.delivery.canary_finalize:
     name: podinfo
     namespace: test
-  register: info
-
-- name: Delete it, giving the app back to the Deployment podinfo as Flagger's finalizer does
-  progressive.delivery.canary_finalize:
-    canary: "{{ info.canary }}"
     revert: true
 
 - name: Delete a Canary by name, as spec.revertOnDeletion says
@@ -119,7 +110,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.args_common i
     CANARY_REF_ARG_SPEC,
     SIGNALS_ARG_SPEC,
     TARGET_LABELS_ARG_SPEC,
-    argument_spec as argument_spec_of,
     target_labels,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
@@ -135,7 +125,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.webhooks import (
     WebhookSender,
@@ -144,8 +135,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC, TARGET_LABELS_ARG_SPEC,
+    return module_argument_spec(
+        CANARY_REF_ARG_SPEC, TARGET_LABELS_ARG_SPEC,
         SIGNALS_ARG_SPEC,
         revert=dict(type="bool"),
         delete=dict(type="bool", default=True),
@@ -176,10 +167,8 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
-                            mutually_exclusive=[("canary", "name")],
-                            required_together=[("name", "namespace")])
-    module.run(run)
+    run_module(run, argument_spec(), mutually_exclusive=[("canary", "name")],
+               required_together=[("name", "namespace")])
 
 
 if __name__ == "__main__":

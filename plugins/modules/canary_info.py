@@ -30,13 +30,7 @@ extends_documentation_fragment:
   - progressive.delivery.canary_ref
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - progressive.delivery.attributes.reads
 options:
   metric_template_files:
     description:
@@ -64,8 +58,6 @@ options:
 seealso:
   - module: progressive.delivery.canary_init
   - module: progressive.delivery.canary_status
-requirements:
-  - PyYAML
 """
 
 EXAMPLES = r"""
@@ -203,7 +195,6 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_SOURCE_ARG_SPEC,
     TRAEFIK_API_VERSION_ARG_SPEC,
-    argument_spec as argument_spec_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.detection import (
     describe_canary,
@@ -212,7 +203,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.release import (
     ON_INTERRUPTED,
@@ -227,8 +219,8 @@ except ImportError:
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), CANARY_SOURCE_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
+    return module_argument_spec(
+        CANARY_SOURCE_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
         metric_template_files=dict(type="list", elements="path", default=[]),
         metric_templates=dict(type="list", elements="dict", default=[]),
         on_interrupted=dict(type="str", choices=list(ON_INTERRUPTED), default="resume"),
@@ -269,9 +261,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
-                            mutually_exclusive=[("canary_file", "canary")])
-    module.run(run)
+    run_module(run, argument_spec(), mutually_exclusive=[("canary_file", "canary")])
 
 
 if __name__ == "__main__":

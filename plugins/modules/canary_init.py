@@ -47,14 +47,10 @@ extends_documentation_fragment:
   - progressive.delivery.traefik_api_version
   - progressive.delivery.signals
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
   check_mode:
-    support: full
     details: Reads everything and reports the objects it would create; nothing is written and it does not wait.
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   manifest:
     description:
@@ -71,8 +67,6 @@ notes:
 seealso:
   - module: progressive.delivery.canary_info
   - module: progressive.delivery.canary_promote
-requirements:
-  - PyYAML
 """
 
 EXAMPLES = r"""
@@ -128,7 +122,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.args_common i
     SIGNALS_ARG_SPEC,
     TARGET_LABELS_ARG_SPEC,
     TRAEFIK_API_VERSION_ARG_SPEC,
-    argument_spec as argument_spec_of,
     target_labels,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
@@ -144,13 +137,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), CANARY_SOURCE_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
+    return module_argument_spec(
+        CANARY_SOURCE_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
         TARGET_LABELS_ARG_SPEC, SIGNALS_ARG_SPEC,
         manifest=dict(type="dict"),
         timeout=dict(type="int"),
@@ -173,9 +167,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
-                            mutually_exclusive=[("canary_file", "canary")])
-    module.run(run)
+    run_module(run, argument_spec(), mutually_exclusive=[("canary_file", "canary")])
 
 
 if __name__ == "__main__":

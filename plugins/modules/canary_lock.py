@@ -34,7 +34,6 @@ extends_documentation_fragment:
   - progressive.delivery.attributes
 attributes:
   check_mode:
-    support: full
     details: Predicts whether the Lease would be taken, renewed, taken over or released, and fails as the
       real run would when another run holds it.
   diff_mode:
@@ -185,10 +184,10 @@ holder_since:
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     NAME_ARG_SPEC,
-    argument_spec as argument_spec_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
@@ -214,8 +213,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC,
+    return module_argument_spec(
+        NAME_ARG_SPEC,
         state=dict(type="str", choices=["acquired", "released"], default="acquired"),
         holder=dict(type="str"),
         lease_duration=dict(type="int", default=120),
@@ -252,8 +251,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module.run(run)
+    run_module(run, argument_spec())
 
 
 if __name__ == "__main__":

@@ -28,14 +28,11 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.acts
 attributes:
   check_mode:
-    support: full
     details: Nothing is sent; RV(results) shows what would be.
-  diff_mode:
-    support: none
   idempotent:
-    support: none
     details: Every run sends new messages.
 options:
   canary:
@@ -266,7 +263,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_resource,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.notifiers import (
     DEFAULT_USERNAME,
@@ -288,8 +286,7 @@ TARGET_KEYS = ("provider", "url", "username", "channel", "token", "proxy", "aler
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(
+    return module_argument_spec(
         canary=dict(type="dict"),
         name=dict(type="str"),
         namespace=dict(type="str"),
@@ -308,7 +305,6 @@ def argument_spec():
         timeout=dict(type="float", default=5),
         validate_webhook_certs=dict(type="bool", default=True),
     )
-    return spec
 
 
 class Cluster(object):
@@ -414,14 +410,12 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
+    run_module(
+        run, argument_spec(),
         mutually_exclusive=[("canary", "name"), ("provider", "providers")],
         required_by={"name": "namespace", "provider": "url"},
         check_k8s=False,
     )
-    module.run(run)
 
 
 if __name__ == "__main__":

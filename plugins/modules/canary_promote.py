@@ -44,14 +44,10 @@ extends_documentation_fragment:
   - progressive.delivery.traefik_api_version
   - progressive.delivery.target_labels
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows the primary's pod template, the weights and the canary's replicas.
-  idempotent:
-    support: full
 options:
   name:
     description:
@@ -167,7 +163,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.args_common i
     CANARY_REF_ARG_SPEC,
     TARGET_LABELS_ARG_SPEC,
     TRAEFIK_ROUTE_ARG_SPEC,
-    argument_spec as argument_spec_of,
     route_or_canary,
     target_labels,
 )
@@ -181,7 +176,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.promotion import (
     promote,
@@ -190,8 +186,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.promotion imp
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
+    return module_argument_spec(
+        CANARY_REF_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
         TARGET_LABELS_ARG_SPEC,
         timeout=dict(type="int", default=600),
         traefik_service=dict(type="str"),
@@ -230,9 +226,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
-                            **route_or_canary("traefik_service"))
-    module.run(run)
+    run_module(run, argument_spec(), **route_or_canary("traefik_service"))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ extends_documentation_fragment:
   - progressive.delivery.attributes
 attributes:
   check_mode:
-    support: full
     details: Nothing is read or written; RV(html) and RV(junit) are the paths that would be written.
   diff_mode:
     support: none
@@ -133,9 +132,6 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
     canary_from_option,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
-    argument_spec as argument_spec_of,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
     InvalidInput,
@@ -145,7 +141,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_resource,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.release_report import (
     check_cases,
@@ -157,8 +154,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.release_repor
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(),
+    return module_argument_spec(
         dest=dict(type="path", required=True),
         canary=dict(type="dict", required=True),
         ticks=dict(type="list", elements="dict", required=True),
@@ -262,8 +258,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module.run(run)
+    run_module(run, argument_spec())
 
 
 if __name__ == "__main__":

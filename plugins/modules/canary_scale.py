@@ -26,14 +26,10 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows whether the target was scaled to zero and the pods it ran.
-  idempotent:
-    support: full
 options:
   canary:
     description:
@@ -112,9 +108,6 @@ timed_out:
   sample: true
 """
 
-from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
-    argument_spec as argument_spec_of,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
     canary_from_option,
 )
@@ -125,7 +118,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import (
     target_for,
@@ -137,8 +131,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.scali
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(),
+    return module_argument_spec(
         canary=dict(type="dict", required=True),
         state=dict(type="str", choices=list(SCALE_STATES), required=True),
         replicas=dict(type="int", default=1),
@@ -161,8 +154,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module.run(run)
+    run_module(run, argument_spec())
 
 
 if __name__ == "__main__":

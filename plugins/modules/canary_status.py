@@ -38,8 +38,6 @@ extends_documentation_fragment:
   - progressive.delivery.attributes
   - progressive.delivery.signals
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: full
   idempotent:
@@ -198,7 +196,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.announce impo
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     NAME_ARG_SPEC,
     SIGNALS_ARG_SPEC,
-    argument_spec as argument_spec_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
     parse_canary,
@@ -211,7 +208,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     get_dynamic_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.names import (
     require_dns_label,
@@ -243,8 +241,8 @@ FIELDS = (
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), NAME_ARG_SPEC, SIGNALS_ARG_SPEC,
+    return module_argument_spec(
+        NAME_ARG_SPEC, SIGNALS_ARG_SPEC,
         transition=dict(type="str", choices=list(TRANSITIONS)),
         phase=dict(type="str", choices=list(PHASES)),
         canary_weight=dict(type="int"),
@@ -389,8 +387,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module.run(run)
+    run_module(run, argument_spec())
 
 
 if __name__ == "__main__":

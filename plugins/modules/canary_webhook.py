@@ -35,14 +35,11 @@ extends_documentation_fragment:
   - progressive.delivery.kubernetes_client
   - progressive.delivery.signals
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.acts
 attributes:
   check_mode:
-    support: full
     details: No hook is called in check mode; RV(results) lists what would be called.
-  diff_mode:
-    support: none
   idempotent:
-    support: none
     details: Calling a webhook is an action with effects outside the cluster.
 options:
   type:
@@ -228,7 +225,6 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_REF_ARG_SPEC,
     SIGNALS_ARG_SPEC,
-    argument_spec as argument_spec_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
     load_canary,
@@ -242,7 +238,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client im
     LazyClient,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
     HAS_REQUESTS,
@@ -260,9 +257,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 
 
 def argument_spec():
-    spec = argument_spec_of(DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC,
-                            SIGNALS_ARG_SPEC)
-    spec.update(
+    return module_argument_spec(
+        CANARY_REF_ARG_SPEC, SIGNALS_ARG_SPEC,
         type=dict(type="str", required=True, choices=list(HOOK_TYPES)),
         phase=dict(type="str", choices=list(PHASES)),
         checksum=dict(type="str"),
@@ -272,7 +268,6 @@ def argument_spec():
         record_events=dict(type="bool", default=True),
         count_failed_checks=dict(type="bool", default=True),
     )
-    return spec
 
 
 def run(module):
@@ -309,15 +304,13 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
+    run_module(
+        run, argument_spec(),
         mutually_exclusive=[("canary", "name")],
         required_one_of=[("canary", "name")],
         required_by={"name": "namespace"},
         check_k8s=False,
     )
-    module.run(run)
 
 
 if __name__ == "__main__":

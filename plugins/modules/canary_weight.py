@@ -29,13 +29,7 @@ extends_documentation_fragment:
   - progressive.delivery.traefik_route
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - progressive.delivery.attributes.changes
 options:
   name:
     description:
@@ -157,14 +151,14 @@ created:
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_REF_ARG_SPEC,
     TRAEFIK_ROUTE_ARG_SPEC,
-    argument_spec as argument_spec_of,
     route_or_canary,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
     canary_from_option,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
@@ -182,8 +176,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.traef
 
 
 def argument_spec():
-    return argument_spec_of(
-        DeliveryModule.k8s_argument_spec(), CANARY_REF_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
+    return module_argument_spec(
+        CANARY_REF_ARG_SPEC, TRAEFIK_ROUTE_ARG_SPEC,
         weight=dict(type="raw", required=True),
         create=dict(type="bool", default=False),
         takeover=dict(type="bool", default=False),
@@ -214,9 +208,7 @@ def run(module):
 
 
 def main():
-    module = DeliveryModule(argument_spec=argument_spec(), supports_check_mode=True,
-                            **route_or_canary())
-    module.run(run)
+    run_module(run, argument_spec(), **route_or_canary())
 
 
 if __name__ == "__main__":

@@ -51,15 +51,10 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.prometheus_provider
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.reads
 attributes:
   check_mode:
-    support: full
     details: The module only reads, so it queries the provider in check mode too.
-  diff_mode:
-    support: N/A
-    details: The module changes nothing, so there is nothing to show.
-  idempotent:
-    support: full
 options:
   metric:
     description:
@@ -399,7 +394,6 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     PROMETHEUS_PROVIDER_ARG_SPEC,
-    argument_spec as argument_spec_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.comparison import (
     plan_comparison,
@@ -428,7 +422,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.metrics impor
     run_check,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module import (
-    DeliveryModule,
+    module_argument_spec,
+    run_module,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.requests_compat import (
     HAS_REQUESTS,
@@ -436,8 +431,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.requests_comp
 
 
 def argument_spec():
-    spec = DeliveryModule.k8s_argument_spec()
-    spec.update(
+    return module_argument_spec(
+        PROMETHEUS_PROVIDER_ARG_SPEC,
         metric=dict(type="str", choices=["request-success-rate", "request-duration"]),
         query=dict(type="str"),
         template=dict(type="raw"),
@@ -472,8 +467,6 @@ def argument_spec():
         route=dict(type="str"),
         fail_on_no_data=dict(type="bool", default=True),
     )
-    spec.update(argument_spec_of(PROMETHEUS_PROVIDER_ARG_SPEC))
-    return spec
 
 
 class ClusterReader(object):
@@ -537,16 +530,14 @@ def run_compare(module, reader):
 
 
 def main():
-    module = DeliveryModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
+    run_module(
+        run, argument_spec(),
         mutually_exclusive=[("metric", "query", "template", "template_ref"),
                             ("threshold_range", "compare")],
         required_one_of=[("metric", "query", "template", "template_ref"),
                          ("threshold_range", "compare")],
         check_k8s=False,
     )
-    module.run(run)
 
 
 if __name__ == "__main__":

@@ -70,9 +70,19 @@ class MetricProvider(object):
     required_credentials = ()
     # Whether a template of this type must name a Secret (the service always needs a key).
     secret_required = False
+    # The service's public address, used when the template gives none.
+    default_address = None
+    # When set, the template must give an address; the text says what one looks like.
+    address_needed = None
+    # Whether the Secret's username and password go as HTTP basic authentication.
+    basic_auth = False
 
     def __init__(self, address, credentials=None, insecure_skip_verify=False,
                  timeout=DEFAULT_TIMEOUT, headers=None):
+        address = address or self.default_address
+        if not address and self.address_needed:
+            raise InvalidInput("the {0} provider needs spec.provider.address, {1}".format(
+                self.type, self.address_needed))
         self.address = (address or "").rstrip("/")
         self.credentials = dict(credentials or {})
         self.insecure_skip_verify = bool(insecure_skip_verify)
@@ -83,6 +93,18 @@ class MetricProvider(object):
         self.session = requests.Session()
         self.session.headers.update(headers or {})
         self.session.verify = not self.insecure_skip_verify
+        self.session.headers.update(self.auth_headers())
+        if self.basic_auth and self.credentials.get("username") and self.credentials.get("password"):
+            self.session.auth = (self.credentials["username"], self.credentials["password"])
+        self.configure()
+
+    def auth_headers(self):
+        """The HTTP headers that carry the Secret's credentials on every request."""
+        return {}
+
+    def configure(self):
+        """A provider's own set-up once the common one is done: check the address, find the
+        endpoints. Raises InvalidInput for a template the provider cannot use."""
 
     def run_query(self, query):
         """Run ``query``; return a float, or raise NoData or ProviderError."""
@@ -135,6 +157,10 @@ class MetricProvider(object):
             raise ProviderError("{0} did not answer within {1}s".format(self.name, self.timeout))
         except requests.exceptions.RequestException as exc:
             raise ProviderError("Cannot reach {0}: {1}".format(self.name, root_cause(exc)))
+
+    def get_json(self, path, **params):
+        """The JSON answer of a GET of ``path`` below the address."""
+        return self.json_answer(self.request("GET", self.address + path, params=params or None))
 
     def json_answer(self, response, what="JSON"):
         """The decoded JSON body of a 2xx answer; anything else is a ProviderError quoting it."""

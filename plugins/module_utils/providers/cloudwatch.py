@@ -125,11 +125,6 @@ class CloudWatchProvider(MetricProvider):
     label = "CloudWatch"
     required_credentials = (("aws_access_key_id", "aws_secret_access_key"),)
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False, timeout=10,
-                 headers=None):
-        super(CloudWatchProvider, self).__init__(address, credentials, insecure_skip_verify,
-                                                 timeout, headers)
-
     def _keys(self):
         keys = dict((key, self.credentials.get(key) or os.environ.get(env))
                     for key, env in ENV_KEYS)

@@ -27,21 +27,17 @@ class DatadogProvider(MetricProvider):
     label = "Datadog"
     required_credentials = (("datadog_api_key", "datadog_application_key"),)
     secret_required = True
+    default_address = DEFAULT_ADDRESS
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False, timeout=10,
-                 headers=None):
-        super(DatadogProvider, self).__init__(address or DEFAULT_ADDRESS, credentials,
-                                              insecure_skip_verify, timeout, headers)
-        self.session.headers["DD-API-KEY"] = self.credentials.get("datadog_api_key", "")
-        self.session.headers["DD-APPLICATION-KEY"] = self.credentials.get(
-            "datadog_application_key", "")
+    def auth_headers(self):
+        return {"DD-API-KEY": self.credentials.get("datadog_api_key", ""),
+                "DD-APPLICATION-KEY": self.credentials.get("datadog_application_key", "")}
 
     def run_query(self, query):
         now = int(self.now())
         params = {"query": query, "from": now - WINDOW_INTERVALS * self.interval_seconds(),
                   "to": now}
-        body = self.json_answer(self.request("GET", self.address + "/api/v1/query",
-                                             params=params))
+        body = self.get_json("/api/v1/query", **params)
         if body.get("status") == "error" or body.get("errors"):
             raise self.error("query failed: {0}".format(body.get("error") or body.get("errors")))
         series = body.get("series") or []
@@ -51,5 +47,5 @@ class DatadogProvider(MetricProvider):
         return number(points[0][1], "Datadog's first point")
 
     def is_online(self):
-        self.json_answer(self.request("GET", self.address + "/api/v1/validate"))
+        self.get_json("/api/v1/validate")
         return True

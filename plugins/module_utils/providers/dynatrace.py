@@ -12,9 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    InvalidInput,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
     MetricProvider,
     NoData,
@@ -29,23 +26,16 @@ class DynatraceProvider(MetricProvider):
     label = "Dynatrace"
     required_credentials = (("dynatrace_token",),)
     secret_required = True
+    address_needed = "the environment's URL such as https://abc123.live.dynatrace.com"
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False, timeout=10,
-                 headers=None):
-        if not address:
-            raise InvalidInput("the dynatrace provider needs spec.provider.address, the "
-                               "environment's URL such as https://abc123.live.dynatrace.com")
-        super(DynatraceProvider, self).__init__(address, credentials, insecure_skip_verify,
-                                                timeout, headers)
-        self.session.headers["Authorization"] = "Api-Token {0}".format(
-            self.credentials.get("dynatrace_token", ""))
+    def auth_headers(self):
+        return {"Authorization": "Api-Token {0}".format(self.credentials.get("dynatrace_token", ""))}
 
     def run_query(self, query):
         now = int(self.now()) * 1000
         params = {"metricSelector": query, "resolution": "Inf",
                   "from": now - WINDOW_INTERVALS * self.interval_seconds() * 1000, "to": now}
-        body = self.json_answer(self.request("GET", self.address + "/api/v2/metrics/query",
-                                             params=params))
+        body = self.get_json("/api/v2/metrics/query", **params)
         results = body.get("result") or []
         data = (results[0].get("data") or []) if results else []
         values = (data[-1].get("values") or []) if data else []
@@ -54,6 +44,5 @@ class DynatraceProvider(MetricProvider):
         return number(values[0], "Dynatrace's value")
 
     def is_online(self):
-        self.json_answer(self.request("GET", self.address + "/api/v2/metrics",
-                                      params={"pageSize": 1}))
+        self.get_json("/api/v2/metrics", pageSize=1)
         return True

@@ -21,7 +21,6 @@ from ansible.module_utils.six.moves.urllib.parse import (  # pylint: disable=imp
 )
 
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
-    DEFAULT_TIMEOUT,
     MetricProvider,
     NoData,
     ProviderError,
@@ -36,15 +35,10 @@ class GraphiteProvider(MetricProvider):
     type = "graphite"
     label = "Graphite"
     required_credentials = (("username", "password"),)
+    basic_auth = True
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False,
-                 timeout=DEFAULT_TIMEOUT, headers=None):
-        super(GraphiteProvider, self).__init__(
-            address, credentials, insecure_skip_verify=insecure_skip_verify, timeout=timeout,
-            headers=headers)
-        parts = http_url_parts(self.address, self.type)
-        if self.credentials.get("username") and self.credentials.get("password"):
-            self.session.auth = (self.credentials["username"], self.credentials["password"])
+    def configure(self):
+        http_url_parts(self.address, self.type)
 
     def run_query(self, query):
         # Flagger collapses whitespace; we also trim it around each value, so a template may break

@@ -29,7 +29,6 @@ from ansible.module_utils.six.moves.urllib.parse import (  # pylint: disable=imp
 )
 
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
-    DEFAULT_TIMEOUT,
     MetricProvider,
     NoData,
     ProviderError,
@@ -42,19 +41,14 @@ class InfluxDBProvider(MetricProvider):
     type = "influxdb"
     label = "InfluxDB"
     required_credentials = (("username", "password"), ("token", "org"))
+    basic_auth = True
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False,
-                 timeout=DEFAULT_TIMEOUT, headers=None):
-        super(InfluxDBProvider, self).__init__(
-            address, credentials, insecure_skip_verify=insecure_skip_verify, timeout=timeout,
-            headers=headers)
+    def configure(self):
         parts = http_url_parts(self.address, self.type)
         # Query parameters of the address (db, rp) go with every query; the path is kept as a prefix.
         self.base_params = parse_qsl(parts.query, keep_blank_values=True)
         self.base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
         self.address = self.base
-        if self.credentials.get("username") and self.credentials.get("password"):
-            self.session.auth = (self.credentials["username"], self.credentials["password"])
 
     def run_query(self, query):
         if "|>" in query:

@@ -107,18 +107,17 @@ class JsonWebProvider(MetricProvider):
     type = "json"
     label = "JSON endpoint"
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False, timeout=10,
-                 headers=None):
+    def auth_headers(self):
+        # The Secret's keys are header names: credentials live there, not in the template.
+        return dict(self.credentials)
+
+    def configure(self):
         if not HAS_JMESPATH:
             raise InvalidInput("the json provider needs the jmespath Python library; install it "
                                "with pip install jmespath")
-        if not (address or "").startswith(("http://", "https://")):
+        if not self.address.startswith(("http://", "https://")):
             raise InvalidInput("the json provider needs spec.provider.address, an http:// or "
-                               "https:// URL; got {0!r}".format(address))
-        super(JsonWebProvider, self).__init__(address, credentials, insecure_skip_verify,
-                                              timeout, headers)
-        # The Secret's keys are header names: credentials live there, not in the template.
-        self.session.headers.update(self.credentials)
+                               "https:// URL; got {0!r}".format(self.address))
 
     def _url(self, path):
         if not path:

@@ -26,18 +26,15 @@ class NewRelicProvider(MetricProvider):
     label = "New Relic"
     required_credentials = (("newrelic_account_id", "newrelic_query_key"),)
     secret_required = True
+    default_address = DEFAULT_ADDRESS
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False, timeout=10,
-                 headers=None):
-        super(NewRelicProvider, self).__init__(address or DEFAULT_ADDRESS, credentials,
-                                               insecure_skip_verify, timeout, headers)
-        self.session.headers["X-Query-Key"] = self.credentials.get("newrelic_query_key", "")
-        self.endpoint = "{0}/v1/accounts/{1}/query".format(
-            self.address, self.credentials.get("newrelic_account_id", ""))
+    def auth_headers(self):
+        return {"X-Query-Key": self.credentials.get("newrelic_query_key", "")}
 
     def _ask(self, nrql):
-        params = {"nrql": "{0} SINCE {1} seconds ago".format(nrql, self.interval_seconds())}
-        return self.json_answer(self.request("GET", self.endpoint, params=params))
+        return self.get_json(
+            "/v1/accounts/{0}/query".format(self.credentials.get("newrelic_account_id", "")),
+            nrql="{0} SINCE {1} seconds ago".format(nrql, self.interval_seconds()))
 
     def run_query(self, query):
         body = self._ask(query)

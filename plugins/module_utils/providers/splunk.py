@@ -18,9 +18,6 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    InvalidInput,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
     MetricProvider,
     NoData,
@@ -81,15 +78,12 @@ class SplunkProvider(MetricProvider):
     label = "Splunk Observability"
     required_credentials = (("sf_token_key",),)
     secret_required = True
+    address_needed = "such as https://api.us1.signalfx.com"
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False, timeout=10,
-                 headers=None):
-        if not address:
-            raise InvalidInput("the splunk provider needs spec.provider.address, such as "
-                               "https://api.us1.signalfx.com")
-        super(SplunkProvider, self).__init__(address, credentials, insecure_skip_verify,
-                                             timeout, headers)
-        self.session.headers["X-SF-Token"] = self.credentials.get("sf_token_key", "")
+    def auth_headers(self):
+        return {"X-SF-Token": self.credentials.get("sf_token_key", "")}
+
+    def configure(self):
         self.stream_address = self.address.replace("api", "stream", 1)
         self.api_address = self.address.replace("stream", "api", 1)
 

@@ -81,15 +81,13 @@ class StackdriverProvider(MetricProvider):
     label = "Google Cloud Monitoring"
     required_credentials = (("project", "serviceAccountKey"),)
     secret_required = True
+    default_address = DEFAULT_ADDRESS
 
-    def __init__(self, address, credentials=None, insecure_skip_verify=False, timeout=10,
-                 headers=None):
+    def configure(self):
         if not HAS_CRYPTOGRAPHY:
             raise InvalidInput("the stackdriver provider needs the cryptography Python library "
                                "to sign its token request; install it with pip install "
                                "cryptography")
-        super(StackdriverProvider, self).__init__(address or DEFAULT_ADDRESS, credentials,
-                                                  insecure_skip_verify, timeout, headers)
         self.project = self.credentials.get("project", "")
         self.key = _service_account_key(self.credentials.get("serviceAccountKey", ""))
         self._token = None

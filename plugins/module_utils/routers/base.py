@@ -64,6 +64,14 @@ class Router(_ABC):
 
     # The value of a Canary's spec.provider this router serves.
     provider = None
+    # The key of a Canary's analysis that asks for this way of routing within its provider
+    # (such as "match" for A/B testing); None for the provider's default router.
+    analysis_key = None
+
+    @classmethod
+    def wants(cls, canary):
+        """Whether a parsed Canary asks for this router's way of routing."""
+        return bool(cls.analysis_key and (canary.get("analysis") or {}).get(cls.analysis_key))
 
     @abc.abstractmethod
     def describe(self):

@@ -161,16 +161,13 @@ class MatchPlan(object):
 class TraefikHeaderMatchRouter(TraefikWeightedRouter):
     """A/B testing: requests matching the Canary's ``analysis.match`` go to the canary."""
 
+    analysis_key = "match"
+
     def __init__(self, client, route, match, canary_name):
         super(TraefikHeaderMatchRouter, self).__init__(client, route)
         self.match = match
         self.canary_name = canary_name
         self.match_route_name = route.name + MATCH_ROUTE_SUFFIX
-
-    @classmethod
-    def wants(cls, canary):
-        """Whether a parsed Canary asks for A/B testing."""
-        return bool((canary.get("analysis") or {}).get("match"))
 
     @classmethod
     def for_canary(cls, client, canary, api_version=None):

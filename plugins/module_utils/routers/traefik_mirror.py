@@ -76,14 +76,11 @@ def _port_of(spec):
 class TraefikMirrorRouter(TraefikWeightedRouter):
     """Mirroring: the primary answers, a share of copies goes to the canary."""
 
+    analysis_key = "mirror"
+
     def __init__(self, client, route, percent):
         super(TraefikMirrorRouter, self).__init__(client, route)
         self.percent = percent
-
-    @classmethod
-    def wants(cls, canary):
-        """Whether a parsed Canary asks for mirroring."""
-        return bool((canary.get("analysis") or {}).get("mirror"))
 
     @classmethod
     def for_canary(cls, client, canary, api_version=None):

@@ -38,10 +38,7 @@ def sticky_cookie(affinity):
 class TraefikStickyRouter(TraefikWeightedRouter):
     """The weighted TraefikService of Flagger's traefik provider, with a sticky cookie."""
 
-    @classmethod
-    def wants(cls, canary):
-        """Whether a parsed Canary asks for session affinity."""
-        return bool((canary.get("analysis") or {}).get("session_affinity"))
+    analysis_key = "session_affinity"
 
     @classmethod
     def for_canary(cls, client, canary, api_version=None):
