@@ -186,7 +186,10 @@ def test_primary_that_never_becomes_ready_fails_within_the_deadline_and_keeps_th
     assert get_json(sandbox, namespace, "deployment/podinfo")["spec"]["replicas"] >= 1
     status = get_json(sandbox, namespace, "canary/podinfo").get("status") or {}
     assert status.get("phase") == "Initializing"
-    assert canary_events(sandbox, namespace) == []
+    # Flagger's one Event while it waits for the primary; no "Initialization done!".
+    events = canary_events(sandbox, namespace)
+    assert len(events) == 1, events
+    assert events[0].startswith(f"podinfo-primary.{namespace} not ready: waiting for rollout to finish"), events
 
 
 def test_deleting_the_canary_deletes_what_initialisation_generated(sandbox, namespace, tmp_path):
