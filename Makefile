@@ -13,11 +13,12 @@ setup:
 	@bash scripts/setup.sh
 
 # pytest workers for `make test`: each runs its own sandbox and takes whole test files, so a
-# file's shared fixtures are built once. On the real control plane the sandbox tests are bound by
-# CPU, not by waiting: with three workers a two-core machine had no idle time at all (load average
-# 12), every release took several times as long, and each worker's sandbox costs about 15% of a
-# core even when idle. Two workers, and the chaos test runs in its worker's sandbox.
-TEST_WORKERS ?= 2
+# file's shared fixtures are built once. The sandbox tests are bound by CPU on a two-core machine,
+# but they also wait (analysis intervals, rollouts, scrapes), and a third worker fills those waits:
+# with two, pytest alone took 77 min of a fresh-clone CI run of 87; the last CI run with three took
+# 56 min in all.
+# The chaos test runs in its worker's sandbox, so three workers mean three control planes.
+TEST_WORKERS ?= 3
 export TEST_WORKERS
 
 ## Everything CI runs: pytest (unit, sandbox, integration) and, beside it, the static checks:

@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-WORKERS=${TEST_WORKERS:-2}
+WORKERS=${TEST_WORKERS:-3}
 STATIC_TARGETS=${STATIC_TARGETS:-sanity lint build changelog-lint docs-lint ee matrix-sanity}
 log=build/logs/static-checks.log
 mkdir -p build/logs
