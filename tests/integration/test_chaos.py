@@ -1,9 +1,10 @@
 """The chaos run in its reduced form: releases killed at random points under 10% API faults converge.
 
-scripts/chaos.py runs in this worker's sandbox, in a namespace of its own that the API faults are aimed
-at, and stops every process it started by PID; it deletes the namespace at the end. Its releases run as the collection's ServiceAccount; a
-kill is a SIGKILL of ansible-playbook's process group, and a process of the killed run that keeps
-writing to the API fails the release. `make chaos` runs the full 20 releases.
+scripts/chaos.py runs in this worker's sandbox, in a namespace of its own that the API faults are
+aimed at, stops every process it started by PID and deletes the namespace at the end. Its releases
+run as the collection's ServiceAccount; a kill is a SIGKILL of ansible-playbook's process group,
+and a process of the killed run that keeps writing to the API fails the release. `make chaos` runs
+the full 20 releases, in a sandbox of its own.
 """
 import os
 import re
@@ -31,7 +32,8 @@ def test_releases_killed_under_api_faults_converge_on_the_next_run(sandbox):
         output = proc.communicate(timeout=guard(360 * RUNS + 300))[0]
     finally:
         if proc.poll() is None:
-            # SIGTERM lets the script stop its sandbox; the group kill is the backstop.
+            # SIGTERM lets the script stop its processes and delete its namespace; the group kill
+            # is the backstop.
             os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(60)
