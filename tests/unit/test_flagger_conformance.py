@@ -36,30 +36,21 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.deplo
     build_primary_deployment,
 )
 
+from pdtest.manifests import analysis as analysis_spec, canary as canary_manifest
+
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 FLUX = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled",
         "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
 
-CANARY = {
-    "apiVersion": "flagger.app/v1beta1",
-    "kind": "Canary",
-    "metadata": {"name": "podinfo", "namespace": "test"},
-    "spec": {
-        "provider": "traefik",
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-        "service": {"port": 80, "targetPort": 9898},
-        "analysis": {
-            "interval": "10s", "threshold": 3, "maxWeight": 50, "stepWeight": 10,
-            "metrics": [
-                {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
-                {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
-                {"name": "errors", "templateRef": {"name": "errors"}, "interval": "1m",
-                 "thresholdRange": {"max": 5}},
-                {"name": "inline", "query": "sum(up)", "thresholdRange": {"min": 1}},
-            ],
-        },
-    },
-}
+CANARY = canary_manifest("test", analysis_spec(
+    interval="10s", threshold=3, max_weight=50, step_weight=10,
+    metrics=[
+        {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
+        {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
+        {"name": "errors", "templateRef": {"name": "errors"}, "interval": "1m",
+         "thresholdRange": {"max": 5}},
+        {"name": "inline", "query": "sum(up)", "thresholdRange": {"min": 1}},
+    ]))
 
 TEMPLATE = {
     "apiVersion": "flagger.app/v1beta1",
