@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the demo and the benchmarks need on a new Debian machine:
-# the Debian packages (Prometheus, hey, util-linux for unshare, iproute2, curl, InfluxDB,
+# the Debian packages (Prometheus and its Pushgateway, hey, util-linux for unshare, iproute2, curl, InfluxDB,
 # Graphite), the project venv,
 # the real control plane and Flagger (built once per machine into a cache outside the checkout).
 set -euo pipefail
@@ -9,6 +9,8 @@ VENV=${VENV:-.venv}
 
 need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+# The sandbox's Pushgateway, which receives the Flagger metrics a release pushes.
+command -v prometheus-pushgateway >/dev/null 2>&1 || need_apt+=(prometheus-pushgateway)
 command -v hey >/dev/null 2>&1 || need_apt+=(hey)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # make docs and docs-lint turn the Markdown guides into antsibull-docs extra docs with pandoc.

@@ -85,6 +85,22 @@ SIGNALS_ARG_SPEC = dict(
 )
 
 
+# doc fragment: progressive.delivery.pushgateway (Flagger's own metrics, pushed)
+PUSHGATEWAY_ARG_SPEC = dict(
+    pushgateway=dict(type="dict", options=dict(
+        url=dict(type="str"),
+        job=dict(type="str", default="flagger"),
+        headers=dict(type="dict", no_log=True),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        bearer_token=dict(type="str", no_log=True),
+        ca_cert=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        timeout=dict(type="float", default=5),
+    )),
+)
+
+
 def target_labels(params):
     """The target options of TARGET_LABELS_ARG_SPEC, as targets.target_for takes them."""
     return dict(selector_labels=params["selector_labels"],

@@ -64,6 +64,7 @@ extends_documentation_fragment:
   - progressive.delivery.prometheus_provider
   - progressive.delivery.traefik_api_version
   - progressive.delivery.signals
+  - progressive.delivery.pushgateway
   - progressive.delivery.attributes
   - progressive.delivery.attributes.acts
 attributes:
@@ -527,6 +528,13 @@ msg:
   returned: always
   type: str
   sample: "weight 10: success rate 99.85% >= 99%, request duration 12ms <= 500ms: passed"
+pushgateway:
+  description:
+    - What was pushed to O(pushgateway) (C(pushed), the metric names) and why a push failed
+      (C(problems), also given as warnings).
+  returned: when O(pushgateway) is set
+  type: dict
+  sample: {"pushed": ["flagger_canary_status", "flagger_canary_weight", "flagger_canary_total"], "problems": []}
 """
 
 import time
@@ -536,6 +544,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     CANARY_REF_ARG_SPEC,
     PROMETHEUS_PROVIDER_ARG_SPEC,
+    PUSHGATEWAY_ARG_SPEC,
     SIGNALS_ARG_SPEC,
     TRAEFIK_API_VERSION_ARG_SPEC,
 )
@@ -552,6 +561,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.controller_wa
 from ansible_collections.progressive.delivery.plugins.module_utils.dry_run import planned_release
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.flagger_metrics import (
+    canary_metrics,
+    push_safely,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
@@ -620,7 +633,7 @@ def advance_weight(client, canary, router, weight, sender, signals):
 def argument_spec():
     return module_argument_spec(
         CANARY_REF_ARG_SPEC, PROMETHEUS_PROVIDER_ARG_SPEC, TRAEFIK_API_VERSION_ARG_SPEC,
-        SIGNALS_ARG_SPEC,
+        SIGNALS_ARG_SPEC, PUSHGATEWAY_ARG_SPEC,
         weight=dict(type="int"),
         weights=dict(type="list", elements="int"),
         confirm_timeout=dict(type="float", default=3600),
@@ -672,16 +685,18 @@ def run(module):
     canary, _obj = load_canary(params["canary"], params["name"], params["namespace"],
                                lambda: client)
     hide_url_secrets(module, canary["analysis"].get("webhooks"))
+    metrics = MetricsPush(module, canary_metrics(params, canary))
     if module.check_mode:
         return dry_run(canary, params)
     prometheus = dict((k, v) for k, v in (params["provider"] or {}).items() if v is not None)
     sender = WebhookSender(api_client=lambda: client.client, access=params["cluster_url_access"])
     router = router_for(client, canary, api_version=params["traefik_api_version"])
     if params["weights"] is not None:
-        result = run_step_loop(module, client, canary, router, prometheus, sender, watch)
+        result = run_step_loop(module, client, canary, router, prometheus, sender, watch, metrics)
         result["line"] = step_line(result, canary["analysis"]["threshold"])
     else:
-        result = run_one_tick(module, client, canary, router, prometheus, sender)
+        result = run_one_tick(module, client, canary, router, prometheus, sender, metrics)
+    result.update(metrics.report)
     result["routed_to_primary"] = False
     if params["route_to_primary_on_failure"] and not result.get("abandoned") and (
             result.get("threshold_reached") or result.get("rollback_requested")):
@@ -712,7 +727,42 @@ def dry_run(canary, params):
             "weight": weights[-1], "msg": msg}
 
 
-def run_step_loop(module, client, canary, router, prometheus, sender, watch):
+class MetricsPush(object):
+    """Flagger's weight gauge when the weight moves, and each tick's metric values and analysis
+    time, pushed to O(pushgateway) when it is set; problems are warnings in ``report``."""
+
+    def __init__(self, module, metrics):
+        self.module = module
+        self.metrics = metrics
+        self.report = {}
+
+    def weight(self, weight):
+        if self.metrics is not None:
+            push_safely(self.module, self.report, lambda: self.metrics.record_weight(weight))
+
+    def timed(self, tick, sleep):
+        """``tick(sleep)`` with the time it spent analysing (its interval's sleep left out, as
+        Flagger times the work of a tick, not the wait for it) pushed after it."""
+        if self.metrics is None:
+            return tick(sleep)
+        slept = [0.0]
+
+        def counted_sleep(seconds):
+            before = time.time()
+            try:
+                return sleep(seconds)
+            finally:
+                slept[0] += time.time() - before
+
+        started = time.time()
+        result = tick(counted_sleep)
+        spent = time.time() - started - slept[0]
+        push_safely(self.module, self.report,
+                    lambda: self.metrics.record_tick(result.get("metrics"), spent))
+        return result
+
+
+def run_step_loop(module, client, canary, router, prometheus, sender, watch, metrics):
     """Every weight of O(weights) in this one process; see steps.run_steps.
 
     Its waits (each tick's interval, a closed gate's) end early once ``watch`` sees the run that
@@ -730,15 +780,19 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch):
             first[0] = False
             if revision and ClusterReader(client).target_revision(canary) != revision:
                 return False
-        return advance_weight(client, canary, router, weight, sender, signals)
+        advanced = advance_weight(client, canary, router, weight, sender, signals)
+        if advanced:
+            metrics.weight(weight)
+        return advanced
 
     ticks = []
 
     def tick(weight):
         started = time.time()
-        result = run_tick(client, canary, weight, revision=revision, wait=params["wait"],
-                          prometheus=prometheus, sender=sender, traffic_gate=False,
-                          sleep=watch.sleep, before_write=watch.check, signals=signals)
+        result = metrics.timed(lambda sleep: run_tick(
+            client, canary, weight, revision=revision, wait=params["wait"], prometheus=prometheus,
+            sender=sender, traffic_gate=False, sleep=sleep, before_write=watch.check,
+            signals=signals), watch.sleep)
         ticks.append(tick_record(result, started, time.time()))
         return result
 
@@ -822,7 +876,7 @@ def step_line(result, threshold):
         decision_of(result))
 
 
-def run_one_tick(module, client, canary, router, prometheus, sender):
+def run_one_tick(module, client, canary, router, prometheus, sender, metrics):
     params = module.params
     signals = Signals.from_params(params)
     advanced = False
@@ -831,11 +885,13 @@ def run_one_tick(module, client, canary, router, prometheus, sender):
     if params["set_weight"] and (not params["revision"] or
                                  ClusterReader(client).target_revision(canary) == params["revision"]):
         advanced = advance_weight(client, canary, router, params["weight"], sender, signals)
-    result = run_tick(
+        if advanced:
+            metrics.weight(params["weight"])
+    result = metrics.timed(lambda sleep: run_tick(
         client, canary, params["weight"], revision=params["revision"], wait=params["wait"],
         prometheus=prometheus, sender=sender, traffic_gate=params["confirm_traffic_increase"],
-        signals=signals,
-    )
+        signals=signals, sleep=sleep,
+    ), time.sleep)
     result["advanced"] = advanced
     result["changed"] = result.get("changed", False) or advanced
     return result

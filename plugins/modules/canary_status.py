@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
   - progressive.delivery.signals
+  - progressive.delivery.pushgateway
 attributes:
   diff_mode:
     support: full
@@ -187,6 +188,13 @@ alerts:
   elements: dict
   sample: [{"name": "on-call", "provider": "slack", "sent": true, "severity": "info",
             "text": "New revision detected, progressing canary analysis."}]
+pushgateway:
+  description:
+    - What was pushed to O(pushgateway) (C(pushed), the metric names) and why a push failed
+      (C(problems), also given as warnings).
+  returned: when O(pushgateway) is set
+  type: dict
+  sample: {"pushed": ["flagger_canary_status", "flagger_canary_weight", "flagger_canary_total"], "problems": []}
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils.announce import (
@@ -195,6 +203,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.announce impo
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
     NAME_ARG_SPEC,
+    PUSHGATEWAY_ARG_SPEC,
     SIGNALS_ARG_SPEC,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec import (
@@ -203,6 +212,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary_spec i
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
     InvalidInput,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.flagger_metrics import (
+    canary_metrics,
+    count_canaries,
+    push_safely,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     get_dynamic_client,
@@ -242,7 +256,7 @@ FIELDS = (
 
 def argument_spec():
     return module_argument_spec(
-        NAME_ARG_SPEC, SIGNALS_ARG_SPEC,
+        NAME_ARG_SPEC, SIGNALS_ARG_SPEC, PUSHGATEWAY_ARG_SPEC,
         transition=dict(type="str", choices=list(TRANSITIONS)),
         phase=dict(type="str", choices=list(PHASES)),
         canary_weight=dict(type="int"),
@@ -339,6 +353,7 @@ def run(module):
         raise DeliveryError("Canary {0}/{1} not found; canary_init registers a Canary given as a "
                             "file".format(namespace, params["name"]))
     canary = _named_canary(canary_obj)
+    metrics = canary_metrics(params, canary)
     event = params["event"]
     if params["transition"]:
         phase, fields, template = release_transition(params["transition"], canary)
@@ -378,12 +393,28 @@ def run(module):
         event = outcome["event"]
         result["event_hooks"] = outcome["event_hooks"]
         result["alerts"] = outcome["alerts"]
+    if metrics is not None and not module.check_mode:
+        push_status_metrics(module, result, metrics, client, before, after)
     if message is not None:
         result["event"] = {"name": event["metadata"]["name"], "message": event["message"],
                            "type": event["type"], "reason": event["reason"],
                            "count": event.get("count", 1)}
         result["changed"] = True
     return result
+
+
+FINISHED = {"Succeeded": "succeeded", "Failed": "failed"}
+
+
+def push_status_metrics(module, result, metrics, client, before, after):
+    """Flagger's status and weight gauges after every status write, its successes or failures
+    counter when the phase became Succeeded or Failed, and the namespace's number of Canaries."""
+    phase = (after or {}).get("phase")
+    finished = FINISHED.get(phase) if phase != (before or {}).get("phase") else None
+    push_safely(module, result, lambda: metrics.record_status(
+        phase, (after or {}).get("canaryWeight"), finished))
+    push_safely(module, result, lambda: metrics.record_total(
+        count_canaries(client, metrics.namespace)))
 
 
 def main():

@@ -220,7 +220,7 @@ def build_parser():
     req.add_argument("--clear", action="store_true")
     req.set_defaults(func=cmd_requests)
     comp = sub.add_parser("component", help="stop or start Traefik or Prometheus")
-    comp.add_argument("name", choices=["traefik", "prometheus"])
+    comp.add_argument("name", choices=["traefik", "prometheus", "pushgateway"])
     comp.add_argument("action", choices=["stop", "start", "restart"])
     comp.set_defaults(func=cmd_component)
     ex = sub.add_parser("exec", help="run a command inside a pod (its /etc/hosts resolves Services)")

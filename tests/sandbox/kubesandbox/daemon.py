@@ -1,5 +1,5 @@
-"""The sandbox daemon: it starts the control plane (kubesandbox.cluster), Traefik and Prometheus,
-serves the control API and supervises them, all in one asyncio loop.
+"""The sandbox daemon: it starts the control plane (kubesandbox.cluster), Traefik, Prometheus and
+the Pushgateway, serves the control API and supervises them, all in one asyncio loop.
 
 Started detached by `kubesandbox.cli up`; it writes `ready` (or `failed`) in the sandbox dir.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .runtime import layout as layout_mod
-from .runtime.components import Prometheus
+from .runtime.components import Prometheus, Pushgateway
 from .runtime.control import make_control_app
 from .runtime.pids import PidDir
 
@@ -100,12 +100,15 @@ class BaseDaemon:
         self.block, self._block_fd = claim_block()
         # One call for all ports, so no two of them can be the same.
         (self.api_port, self.control_port, self.web_port, self.traefik_api_port,
-         self.metrics_port, self.prometheus_port, *self.more_ports) = free_ports(6 + self.extra_ports)
+         self.metrics_port, self.prometheus_port, self.pushgateway_port,
+         *self.more_ports) = free_ports(7 + self.extra_ports)
         self.api_url = f"{self.api_scheme}://127.0.0.1:{self.api_port}"
         self.faults = None
         self.request_log = None
         self.traefik = None
-        self.prometheus = Prometheus(self.layout.root, self.pid_dir, self.prometheus_port, self.metrics_port)
+        self.pushgateway = Pushgateway(self.layout.root, self.pid_dir, self.pushgateway_port)
+        self.prometheus = Prometheus(self.layout.root, self.pid_dir, self.prometheus_port, self.metrics_port,
+                                     pushgateway_port=self.pushgateway_port)
         self._runners = []
         self._stopping = asyncio.Event()
         self.started_at = time.time()
@@ -114,7 +117,7 @@ class BaseDaemon:
 
     @property
     def components(self):
-        return {"traefik": self.traefik, "prometheus": self.prometheus}
+        return {"traefik": self.traefik, "prometheus": self.prometheus, "pushgateway": self.pushgateway}
 
     async def settled(self):
         """Waits, alongside Traefik's and Prometheus's start, for whatever else `ready` promises."""
@@ -128,6 +131,7 @@ class BaseDaemon:
             "TRAEFIK_API_URL": self.traefik.dashboard_url,
             "TRAEFIK_METRICS_URL": self.traefik.metrics_url,
             "PROMETHEUS_URL": self.prometheus.url,
+            "PUSHGATEWAY_URL": self.pushgateway.url,
             "SANDBOX_CONTROL_URL": f"http://127.0.0.1:{self.control_port}",
             "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(layout_mod.collections_paths(self.layout)),
         }
@@ -159,6 +163,7 @@ class BaseDaemon:
         shutil.rmtree(self.prometheus.data_dir, ignore_errors=True)
         try:
             # Prometheus's first target refresh takes seconds: let it run while the API comes up.
+            await self.pushgateway.start()
             await self.prometheus.start()
             await self.start_cluster()
             await self._serve(make_control_app(self), self.control_port)
@@ -166,7 +171,7 @@ class BaseDaemon:
             layout_mod.write_env(self.layout, self.env_values_cached)
             await self.traefik.start()
             await asyncio.gather(self.traefik.wait_ready(READY_TIMEOUT), self.prometheus.wait_ready(READY_TIMEOUT),
-                                 self.settled())
+                                 self.pushgateway.wait_ready(READY_TIMEOUT), self.settled())
         except Exception as exc:
             log.exception("sandbox start failed")
             self.layout.failed.write_text(f"{type(exc).__name__}: {exc}\n")

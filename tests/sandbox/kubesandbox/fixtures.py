@@ -77,6 +77,7 @@ class Sandbox:
         self.traefik_url = self.env["TRAEFIK_URL"]
         self.traefik_api_url = self.env["TRAEFIK_API_URL"]
         self.prometheus_url = self.env["PROMETHEUS_URL"]
+        self.pushgateway_url = self.env.get("PUSHGATEWAY_URL")
         self.control_url = self.env["SANDBOX_CONTROL_URL"]
         self.owned = owned
 

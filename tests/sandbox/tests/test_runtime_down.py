@@ -86,9 +86,11 @@ def test_status_reports_components_and_pods(sandbox):
     out = json.loads(sandbox.cli("status", "--json").stdout)
     assert out["ready"] is True
     assert out["components"]["traefik"]["running"] and out["components"]["prometheus"]["running"]
+    assert out["components"]["pushgateway"]["running"]
     env_file = Path(out["env"]["KUBECONFIG"]).parent / "env"
     text = env_file.read_text()
-    for key in ("KUBECONFIG", "TRAEFIK_URL", "TRAEFIK_API_URL", "PROMETHEUS_URL", "SANDBOX_CONTROL_URL", "PATH",
+    for key in ("KUBECONFIG", "TRAEFIK_URL", "TRAEFIK_API_URL", "PROMETHEUS_URL", "PUSHGATEWAY_URL", "SANDBOX_CONTROL_URL",
+                "PATH",
                 "ANSIBLE_COLLECTIONS_PATH"):
         assert f"export {key}=" in text
     collection = Path(out["env"]["ANSIBLE_COLLECTIONS_PATH"].split(os.pathsep)[0]) / "ansible_collections" / "progressive" / "delivery"

@@ -1,4 +1,4 @@
-"""Traefik and Prometheus as supervised processes of the sandbox.
+"""Traefik, Prometheus and the Prometheus Pushgateway as supervised processes of the sandbox.
 
 Both can be stopped and started at run time (fault injection); a restart reuses the same ports and
 storage, as a pod restart would.
@@ -189,10 +189,11 @@ class Traefik(Component):
 class Prometheus(Component):
     name = "prometheus"
 
-    def __init__(self, sandbox_dir, pid_dir, port, traefik_metrics_port):
+    def __init__(self, sandbox_dir, pid_dir, port, traefik_metrics_port, pushgateway_port=None):
         super().__init__(sandbox_dir, pid_dir)
         self.port = port
         self.traefik_metrics_port = traefik_metrics_port
+        self.pushgateway_port = pushgateway_port
         self.config_path = self.dir / "prometheus.yml"
         self.data_dir = self.dir / "prometheus"
 
@@ -212,6 +213,15 @@ class Prometheus(Component):
             "  - job_name: traefik\n"
             "    static_configs:\n"
             f"      - targets: ['127.0.0.1:{self.traefik_metrics_port}']\n"
+            + (
+                # honor_labels keeps the pushed job, namespace and name labels, as a Flagger
+                # user's dashboards select them (Pushgateway's documented scrape setting).
+                "  - job_name: pushgateway\n"
+                "    honor_labels: true\n"
+                "    static_configs:\n"
+                f"      - targets: ['127.0.0.1:{self.pushgateway_port}']\n"
+                if self.pushgateway_port else ""
+            )
         )
 
     def argv(self):
@@ -236,4 +246,30 @@ class Prometheus(Component):
             targets = json.loads(body)["data"]["activeTargets"]
         except (ValueError, KeyError):
             return False
-        return any(t.get("health") == "up" for t in targets)
+        # Traefik's target, the one the tests' queries read; the Pushgateway's may be up earlier.
+        return any(t.get("health") == "up" and t.get("scrapePool") == "traefik" for t in targets)
+
+
+class Pushgateway(Component):
+    """Debian's prometheus-pushgateway: what a release pushes Flagger's metrics to, scraped by the
+    sandbox's Prometheus. Nothing is persisted: a new sandbox starts with no pushed metrics."""
+
+    name = "pushgateway"
+
+    def __init__(self, sandbox_dir, pid_dir, port):
+        super().__init__(sandbox_dir, pid_dir)
+        self.port = port
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def argv(self):
+        return [
+            shutil.which("prometheus-pushgateway") or "prometheus-pushgateway",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--log.level=warn",
+        ]
+
+    def ready(self):
+        return _http_get(f"{self.url}/-/ready")[0] == 200
