@@ -75,6 +75,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.status import
     read_canary,
     write_status,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
+    FULLY_READY,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
+    rfc3339_seconds,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.factory import (
     target_for,
 )
@@ -96,6 +102,9 @@ PAUSED = "paused"
 REVISION_CHANGED = "revision_changed"
 THRESHOLD_REACHED = "threshold_reached"
 PROGRESSING = "Progressing"
+WAITING_PROMOTION = "WaitingPromotion"
+# Kubernetes' default progressDeadlineSeconds, which Flagger's Canary defaults to as well.
+DEFAULT_PROGRESS_DEADLINE = 600
 
 
 # --- pure decisions ------------------------------------------------------------------------
@@ -280,9 +289,15 @@ class ClusterReader(object):
         """Any object, or None when it does not exist (for the Keptn provider)."""
         return get_object(get_resource(self.client, api_version, kind), namespace, name)
 
-    def target_revision(self, canary):
+    def target(self, canary):
+        """``(workload, object)`` of the Canary's target: one read serves the revision and the
+        readiness of a tick."""
         workload = target_for(self.client, canary)
-        revision, _tracked = workload.revision(workload.require(workload.name, "the Canary's target"))
+        return workload, workload.require(workload.name, "the Canary's target")
+
+    def target_revision(self, canary):
+        workload, obj = self.target(canary)
+        revision, _tracked = workload.revision(obj)
         return revision
 
 
@@ -395,14 +410,29 @@ def _emit(client, canary, canary_obj, event, sender, check_mode, signals=None):
              phase=(canary_obj.get("status") or {}).get("phase") or PROGRESSING)
 
 
+def canary_readiness(canary, workload, target_obj, canary_obj, now):
+    """``(ready, retriable, message)`` of the canary workload during the analysis, judged with
+    canaryReadyThreshold and the progress deadline as Flagger's IsCanaryReady does."""
+    analysis = canary.get("analysis") or {}
+    since = rfc3339_seconds(((canary_obj or {}).get("status") or {}).get("lastTransitionTime"))
+    return workload.canary_readiness(
+        target_obj, analysis.get("canary_ready_threshold", FULLY_READY),
+        canary.get("progress_deadline_seconds") or DEFAULT_PROGRESS_DEADLINE, now, since)
+
+
 def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sender=None,
              check_mode=False, provider_factory=build_provider, sleep=time.sleep,
-             traffic_gate=True, tick_id=None, before_write=None, signals=None):
+             traffic_gate=True, tick_id=None, before_write=None, signals=None,
+             phase=PROGRESSING, measure=True, record_pass=True, clock=time.time):
     """Run one analysis tick at ``weight`` and return the module's result dict.
 
     ``tick_id`` names this call's check (one is made up when not given); see count_failed_check.
     ``before_write()`` (optional) is called after the measurement, before the tick writes the
     status or an Event; it raises to stop the tick there (the run that started it is gone).
+    ``phase`` is the Canary's phase the rollback hooks are told (Progressing, or
+    WaitingPromotion while a confirm-promotion gate is closed). Without ``measure`` the tick stops
+    after the rollback hooks (a gate's wait before any traffic reached the canary); without
+    ``record_pass`` a passing tick writes nothing (a wait at a weight already recorded).
     """
     namespace, name = canary["namespace"], canary["name"]
     threshold = canary["analysis"]["threshold"]
@@ -417,6 +447,8 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         "threshold_reached": False,
         "revision_changed": False,
         "rollback_requested": False,
+        "halted": False,
+        "deadline_exceeded": False,
         "waiting": False,
         "paused": False,
         "metrics": [],
@@ -446,8 +478,10 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         sleep(wait)
 
     reader = ClusterReader(client)
+    # One read of the target tells whether it changed and whether it is ready.
+    workload, target_obj = reader.target(canary)
     if revision:
-        current_revision = reader.target_revision(canary)
+        current_revision, _tracked = workload.revision(target_obj)
         if current_revision != revision:
             result.update(revision_changed=True, revision=current_revision, msg=(
                 "{0}.{1} target changed during the analysis (revision {2}, expected {3}); "
@@ -455,11 +489,31 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
                     canary["target"]["name"], namespace, current_revision, revision)))
             return result
 
+    # As Flagger's IsCanaryReady on every tick: a canary that is not ready halts the tick without
+    # a failed check, until its progress deadline is exceeded; then the release rolls back.
+    ready, retriable, readiness = canary_readiness(canary, workload, target_obj, canary_obj,
+                                                   clock())
+    if not ready:
+        event = event_message("canary_unready", canary, kind=workload.kind.lower(),
+                              detail=readiness)
+        if before_write is not None:
+            before_write()
+        _emit(client, canary, canary_obj, event, sender, check_mode, signals)
+        result["events"].append(event[1])
+        if retriable:
+            result.update(halted=True, msg="weight {0}: {1}".format(weight, event[1]))
+        else:
+            result.update(deadline_exceeded=True, msg=event[1])
+        return result
+
     hooks = canary["analysis"].get("webhooks") or []
     payload = build_payload(name, namespace, PROGRESSING, current.get("lastAppliedSpec"))
-    # Flagger asks the rollback hooks on every tick: a passing one aborts the release at once.
+    # Flagger asks the rollback hooks on every tick, in the Canary's phase: a passing one aborts
+    # the release at once.
     if not check_mode and any(h.get("type") == "rollback" for h in hooks):
-        rollback = run_webhooks(hooks, "rollback", payload, sender)
+        rollback = run_webhooks(hooks, "rollback",
+                                build_payload(name, namespace, phase,
+                                              current.get("lastAppliedSpec")), sender)
         result["webhooks"] = list(rollback["results"])
         if rollback["rollback_requested"]:
             asked = [r for r in rollback["results"] if r["passed"]][0]
@@ -472,6 +526,10 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
             result.update(rollback_requested=True, msg="weight {0}: {1}: rollback requested".format(
                 weight, event[1]))
             return result
+
+    if not measure:
+        result.update(passed=True, msg="weight {0}: no rollback requested".format(weight))
+        return result
 
     if check_mode:
         result["webhooks"] = plan_webhooks(hooks, "rollback", sender) + plan_webhooks(
@@ -502,6 +560,9 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
     if before_write is not None:
         before_write()
 
+    if outcome == PASSED and not record_pass:
+        result.update(passed=True, msg="weight {0}: {1}: passed".format(weight, summary))
+        return result
     if outcome == PASSED:
         changed, _before, after = update_status_guarded(
             client, namespace, name,

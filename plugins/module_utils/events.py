@@ -51,6 +51,8 @@ EVENT_TEMPLATES = {
     "new_revision": ("Normal", "New revision detected! Scaling up {target}"),
     "restart_analysis": ("Normal", "New revision detected! Restarting analysis for {target}"),
     "canary_not_ready": ("Normal", "Waiting for {target} rollout to finish: {detail}"),
+    # Flagger's IsCanaryReady error, recorded on each tick that halts for it.
+    "canary_unready": ("Warning", "canary {kind} {target} not ready: {detail}"),
     "starting_analysis": ("Normal", "Starting canary analysis for {target}"),
     "pre_rollout_passed": ("Normal", "Pre-rollout check {hook} passed"),
     "pre_rollout_failed": ("Warning", "Halt {canary} advancement pre-rollout check {hook} failed "

@@ -98,7 +98,9 @@ class Promotion(object):
                 "primary {0} {1}/{2} did not finish its rollout within {3}s ({4}); "
                 "traffic routing was left unchanged and the canary was not scaled down".format(
                     self.workload.kind, self.namespace, self.primary, _seconds(self.timeout), message),
-                timings=self.timings, actions=self.actions)
+                timings=self.timings, actions=self.actions, primary_not_ready=True,
+                primary_message="{0}.{1} not ready: {2}".format(
+                    self.primary, self.namespace, message))
         return message
 
     def _timed(self, key, func, *args):

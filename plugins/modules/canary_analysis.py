@@ -27,6 +27,11 @@ description:
     gate holds the weight without counting a failed check (RV(waiting)).
   - Before that, the Canary's C(rollback) hooks are asked, as Flagger does on every tick; when one
     passes, nothing is measured and RV(rollback_requested) is true.
+  - Before the hooks, the canary workload's readiness is read (the same read that checks the
+    revision), as Flagger's IsCanaryReady does on every tick. A canary with fewer than
+    C(canaryReadyThreshold) percent of its updated pods available halts the tick without a failed
+    check (RV(halted)) until its progress deadline is exceeded; then RV(deadline_exceeded) is true
+    and the release is to be rolled back.
   - Metrics with our own C(compare) field are compared with the primary instead of (or beside)
     their threshold range, by the same code as P(progressive.delivery.metric_check#module)'s
     O(progressive.delivery.metric_check#module:compare); the comparisons are scored as the
@@ -126,13 +131,28 @@ options:
       - When given and the target's pod template or tracked configs no longer match it, nothing is
         measured or counted and RV(revision_changed) is true, so the analysis can restart.
     type: str
+  confirm_promotion:
+    description:
+      - With O(weights), once every weight passed, ask the Canary's C(confirm-promotion) hooks
+        (when it has any) and wait while they are closed, as Flagger does at the last weight.
+      - The first closed answer puts the Canary in phase C(WaitingPromotion) and records
+        C(Halt <canary> advancement waiting for promotion approval <hook>). Every O(wait) seconds
+        of the wait the canary is watched as on any tick - its readiness, the C(rollback) hooks
+        (told phase C(WaitingPromotion)), the rollout hooks and metrics, failed checks counted
+        towards the threshold - and the gate is asked again after each tick that passed.
+      - After O(confirm_timeout) seconds the call returns with RV(gate_timed_out) and RV(gate)
+        C(confirm-promotion).
+    type: bool
+    default: false
   confirm_traffic_increase:
     description:
       - Ask the Canary's C(confirm-traffic-increase) hooks after the checks passed, so a closed
         gate holds the weight (RV(waiting)) without counting a failed check.
       - Set it to false when the playbook asks that gate itself before it shifts traffic.
       - With O(weights), the gate is asked before each weight is raised instead, as Flagger
-        does.
+        does; while it is closed, every O(wait) seconds the canary is watched at the weight it has
+        (its readiness, the C(rollback) hooks and, after the first weight, the rollout hooks and
+        metrics, failed checks counted), as Flagger's ticks do before they ask the gate.
     type: bool
     default: true
   set_weight:
@@ -166,7 +186,8 @@ notes:
     RV(threshold_reached) true, as Flagger rolls back on the tick after the threshold.
   - Each metric costs exactly one query per tick, whatever the outcome of the other checks.
   - To stop a retry loop as soon as a rollback hook asks for it, add C(or tick.rollback_requested)
-    to its C(until) condition.
+    to its C(until) condition, and C(or tick.deadline_exceeded) to stop it when the canary is
+    past its progress deadline.
 seealso:
   - module: progressive.delivery.metric_check
   - module: progressive.delivery.canary_webhook
@@ -289,6 +310,24 @@ waiting:
   returned: unless in check mode
   type: bool
   sample: false
+halted:
+  description:
+    - Whether the tick halted because the canary workload is not ready (C(canaryReadyThreshold)
+      percent of its updated pods available), within its progress deadline; nothing was measured
+      or counted, as in Flagger. A Warning Event (C(canary deployment podinfo.test not ready),
+      then the reason) says why.
+  returned: unless in check mode
+  type: bool
+  sample: false
+deadline_exceeded:
+  description:
+    - Whether the canary workload is not ready and past the Canary's C(progressDeadlineSeconds)
+      (its Deployment's C(Progressing) condition says C(ProgressDeadlineExceeded), or its
+      C(Available) condition has said C(MinimumReplicasUnavailable) for longer than the deadline;
+      for a DaemonSet, counted from the Canary's last phase change); time to roll back.
+  returned: unless in check mode
+  type: bool
+  sample: false
 paused:
   description:
     - Whether an inconclusive judge paused the release for a person to promote or abort (with
@@ -368,11 +407,18 @@ plan:
       type: float
       sample: 300
 gate_timed_out:
-  description: With O(weights), whether a C(confirm-traffic-increase) gate stayed closed for
-    O(confirm_timeout) seconds.
+  description: With O(weights), whether a C(confirm-traffic-increase) gate, or with
+    O(confirm_promotion) the C(confirm-promotion) gate, stayed closed for O(confirm_timeout)
+    seconds (RV(gate) says which).
   returned: when O(weights) is given
   type: bool
   sample: false
+gate:
+  description: With O(weights), the type of the gate whose wait ended the call (it stayed closed,
+    or a check during its wait stopped the analysis), or null.
+  returned: when O(weights) is given
+  type: str
+  sample: confirm-promotion
 abandoned:
   description: With O(weights), whether the loop stopped because the ansible-playbook run that
     started it is gone (read from the process tree under C(/proc); never true elsewhere).
@@ -550,6 +596,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.args_common i
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import (
     PROGRESSING,
+    WAITING_PROMOTION,
     ClusterReader,
     load_canary,
     run_stage_hooks,
@@ -644,6 +691,7 @@ def argument_spec():
         wait=dict(type="float", default=0),
         revision=dict(type="str"),
         confirm_traffic_increase=dict(type="bool", default=True),
+        confirm_promotion=dict(type="bool", default=False),
         cluster_url_access=dict(type="str", choices=list(CLUSTER_URL_ACCESS), default="auto"),
         set_weight=dict(type="bool", default=False),
         route_to_primary_on_failure=dict(type="bool", default=False),
@@ -699,7 +747,8 @@ def run(module):
     result.update(metrics.report)
     result["routed_to_primary"] = False
     if params["route_to_primary_on_failure"] and not result.get("abandoned") and (
-            result.get("threshold_reached") or result.get("rollback_requested")):
+            result.get("threshold_reached") or result.get("rollback_requested")
+            or result.get("deadline_exceeded")):
         # A step loop whose run is gone leaves the weight where it is, as any killed run does.
         if params["weights"] is not None:
             watch.check()
@@ -796,16 +845,38 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch, met
         ticks.append(tick_record(result, started, time.time()))
         return result
 
-    gate = None
+    def hold(weight, gate_name):
+        # One of Flagger's ticks while a gate is closed: the readiness, the rollback hooks (in
+        # phase WaitingPromotion at the confirm-promotion gate) and, once the canary has had
+        # traffic, the rollout hooks and metrics, counting failures; nothing is written when it
+        # passes, the weight being recorded already.
+        # Its metric values and duration reach the Pushgateway as an analysis tick's do.
+        started = time.time()
+        result = metrics.timed(lambda sleep: run_tick(
+            client, canary, weight or 0, revision=revision, wait=params["wait"],
+            prometheus=prometheus, sender=sender, traffic_gate=False, sleep=sleep,
+            before_write=watch.check, signals=signals,
+            phase=WAITING_PROMOTION if gate_name == "confirm-promotion" else PROGRESSING,
+            measure=weight is not None, record_pass=False), watch.sleep)
+        ticks.append(tick_record(result, started, time.time()))
+        return result
+
+    def asks(hook_type):
+        def ask():
+            canary_obj = read_canary(client, canary["namespace"], canary["name"])
+            asked = run_stage_hooks(client, canary, canary_obj, hook_type, sender,
+                                    phase=PROGRESSING, checksum=revision, signals=signals)
+            return asked["passed"], (asked["events"] or [asked["msg"]])[-1]
+        return ask
+
     hooks = canary["analysis"].get("webhooks") or []
+    gate = None
     if params["confirm_traffic_increase"] and any(
             h.get("type") == "confirm-traffic-increase" for h in hooks):
-        def gate():
-            canary_obj = read_canary(client, canary["namespace"], canary["name"])
-            asked = run_stage_hooks(client, canary, canary_obj, "confirm-traffic-increase",
-                                    sender, phase=PROGRESSING, checksum=revision,
-                                    signals=signals)
-            return asked["passed"], (asked["events"] or [asked["msg"]])[-1]
+        gate = asks("confirm-traffic-increase")
+    promotion_gate = None
+    if params["confirm_promotion"] and any(h.get("type") == "confirm-promotion" for h in hooks):
+        promotion_gate = asks("confirm-promotion")
 
     renew = None
     if params["lock"]:
@@ -820,7 +891,8 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch, met
                        # a closed gate is asked again every interval, at least every second
                        gate_timeout=params["confirm_timeout"], interval=max(params["wait"], 1.0),
                        max_ticks_per_step=threshold + 1,
-                       sleep=watch.sleep, abandoned=watch)
+                       sleep=watch.sleep, abandoned=watch, hold=hold,
+                       promotion_gate=promotion_gate)
     result["ticks"] = ticks
     return result
 
@@ -849,7 +921,8 @@ DECISIONS = (
     ("abandoned", "stopped: the run that started it is gone"),
     ("revision_changed", "restart from weight 0: the target changed"),
     ("rollback_requested", "roll back: a rollback webhook asked for it"),
-    ("gate_timed_out", "roll back: the confirm-traffic-increase gate stayed closed"),
+    ("deadline_exceeded", "roll back: the canary is not ready within its progress deadline"),
+    ("gate_timed_out", "roll back: the gate stayed closed"),
     ("threshold_reached", "roll back: failed checks threshold reached"),
     ("paused", "paused for a decision: the judge was inconclusive"),
     ("passed", "passed"),
@@ -857,6 +930,10 @@ DECISIONS = (
 
 
 def decision_of(result):
+    if result.get("gate_timed_out") and result.get("gate"):
+        return "roll back: the {0} gate stayed closed".format(result["gate"])
+    if result.get("halted"):
+        return "halt: the canary is not ready"
     return next((said for key, said in DECISIONS if result.get(key)), "halt")
 
 

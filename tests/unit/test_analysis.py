@@ -13,6 +13,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.controller_wa
     RunGone,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.metrics import plan_check
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
+    DeploymentTarget,
+)
 
 SEED_CANARY = {
     "apiVersion": "flagger.app/v1beta1",
@@ -250,6 +253,13 @@ def test_template_variables_follow_flagger_service_is_the_apex_and_name_the_cana
     assert plan.query == 'x{svc="frontend-canary",canary="release",t="podinfo"}'
 
 
+READY_DEPLOYMENT = {
+    "metadata": {"name": "podinfo", "generation": 2},
+    "spec": {"replicas": 1},
+    "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1},
+}
+
+
 class _Orphaning(object):
     """A tick's view of the cluster and its own process tree: ansible-playbook is killed at
     ``kill_at`` (seconds of fake time, or when the metrics are measured); records every write."""
@@ -266,6 +276,10 @@ class _Orphaning(object):
         canary_obj = {"metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "7"},
                       "status": {"phase": "Progressing", "failedChecks": 1, "iterations": 2}}
         monkeypatch.setattr(analysis, "read_canary", lambda *a, **k: canary_obj)
+        # The tick's one read of its target: a Deployment that is rolled out.
+        monkeypatch.setattr(analysis.ClusterReader, "target",
+                            lambda _self, canary: (DeploymentTarget(None, "test", "podinfo"),
+                                                   READY_DEPLOYMENT))
         monkeypatch.setattr(analysis, "evaluate_metrics", self.evaluate_metrics)
         monkeypatch.setattr(analysis, "update_status_guarded",
                             lambda *a, **k: self.writes.append("status") or (True, {}, {"failedChecks": 2}))

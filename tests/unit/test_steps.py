@@ -183,3 +183,119 @@ def test_a_gate_wait_whose_run_is_gone_stops_the_loop_before_the_weight_is_raise
 def test_a_loop_whose_run_lives_is_not_abandoned():
     result = run_steps([10, 20], lambda w: True, lambda w: {"passed": True}, abandoned=lambda: None)
     assert result["passed"] is True and result["abandoned"] is False
+
+
+class HoldingScript(Script):
+    """A Script whose closed gates are waited out with holds (one watched tick each), as Flagger's
+    ticks run while a gate is closed; ``holds`` answers each hold in turn."""
+
+    def __init__(self, holds=(), promotion_answers=(), sleep=None, **kwargs):
+        Script.__init__(self, **kwargs)
+        self.sleep = sleep
+        self.holds = list(holds)
+        self.promotion_answers = list(promotion_answers)
+
+    def hold(self, weight, gate_name):
+        self.calls.append(("hold", weight, gate_name))
+        if self.sleep is not None:
+            self.sleep(5)  # a hold waits one interval
+        outcome = self.holds.pop(0) if self.holds else "pass"
+        return {"weight": weight, "passed": outcome == "pass", "halted": outcome == "halt",
+                "rollback_requested": outcome == "rollback",
+                "threshold_reached": outcome == "threshold",
+                "deadline_exceeded": outcome == "deadline", "msg": outcome}
+
+    def promotion_gate(self):
+        self.calls.append(("promotion gate",))
+        opened = self.promotion_answers.pop(0) if self.promotion_answers else True
+        return opened, "Halt advancement waiting for promotion approval"
+
+
+def test_a_closed_traffic_gate_is_waited_out_with_ticks_at_the_weight_reached():
+    script = HoldingScript(gate_answers=[True, False, True])
+
+    result = run_steps([10, 20], script.advance, script.tick, gate=script.gate, gate_timeout=60,
+                       interval=5, hold=script.hold)
+
+    assert script.calls == [("gate",), ("advance", 10), ("tick", 10),
+                            ("gate",), ("hold", 10, "confirm-traffic-increase"), ("gate",),
+                            ("advance", 20), ("tick", 20)]
+    assert result["passed"] is True
+
+
+def test_a_rollback_asked_while_a_gate_is_closed_stops_the_loop_at_the_weight_reached():
+    script = HoldingScript(gate_answers=[False], holds=["rollback"])
+
+    result = run_steps([10, 20], script.advance, script.tick, gate=script.gate, gate_timeout=60,
+                       interval=5, hold=script.hold)
+
+    # Before the first weight there is nothing to measure: the hold is told no weight was reached.
+    assert script.calls == [("gate",), ("hold", None, "confirm-traffic-increase")]
+    assert result["rollback_requested"] is True and result["passed"] is False
+    assert result["gate"] == "confirm-traffic-increase" and result["weight"] == 10
+
+
+def test_a_failed_or_halted_hold_holds_again_without_asking_the_gate():
+    script = HoldingScript(gate_answers=[True, False], holds=["fail", "halt", "pass"])
+
+    result = run_steps([10, 20], script.advance, script.tick, gate=script.gate, gate_timeout=60,
+                       interval=5, hold=script.hold)
+
+    assert script.calls[3:] == [("gate",), ("hold", 10, "confirm-traffic-increase"),
+                                ("hold", 10, "confirm-traffic-increase"),
+                                ("hold", 10, "confirm-traffic-increase"), ("gate",),
+                                ("advance", 20), ("tick", 20)]
+    assert result["passed"] is True
+
+
+def test_the_promotion_gate_is_asked_after_the_last_weight_and_waited_out_with_watched_ticks():
+    script = HoldingScript(promotion_answers=[False, False, True])
+
+    result = run_steps([10, 20], script.advance, script.tick, gate_timeout=60, interval=5,
+                       hold=script.hold, promotion_gate=script.promotion_gate)
+
+    assert script.calls == [("advance", 10), ("tick", 10), ("advance", 20), ("tick", 20),
+                            ("promotion gate",), ("hold", 20, "confirm-promotion"),
+                            ("promotion gate",), ("hold", 20, "confirm-promotion"),
+                            ("promotion gate",)]
+    assert result["passed"] is True
+
+
+def test_failing_checks_while_waiting_for_promotion_stop_the_loop_at_the_threshold():
+    script = HoldingScript(promotion_answers=[False] * 10, holds=["fail", "threshold"])
+
+    result = run_steps([10], script.advance, script.tick, gate_timeout=60, interval=5,
+                       hold=script.hold, promotion_gate=script.promotion_gate)
+
+    assert script.calls.count(("promotion gate",)) == 1  # a failed hold does not ask the gate
+    assert result["threshold_reached"] is True and result["passed"] is False
+    assert result["gate"] == "confirm-promotion" and result["gate_timed_out"] is False
+
+
+def test_a_promotion_gate_that_stays_closed_times_out_and_says_which_gate():
+    fake = FakeTime()
+    script = HoldingScript(promotion_answers=[False] * 100, sleep=fake.sleep)
+
+    result = run_steps([10], script.advance, script.tick, gate_timeout=12, interval=5,
+                       sleep=fake.sleep, clock=fake.clock, hold=script.hold,
+                       promotion_gate=script.promotion_gate)
+
+    assert result["gate_timed_out"] is True and result["gate"] == "confirm-promotion"
+    assert result["passed"] is False and result["weight"] == 10
+    assert script.calls.count(("promotion gate",)) == 3 and sum(fake.sleeps) <= 12
+
+
+def test_a_halted_tick_does_not_count_towards_the_cap_and_a_stuck_canary_stops_the_loop():
+    script = Script({10: ["halt"] * 5 + ["deadline"]}, threshold=100)
+    tick = script.tick
+
+    def halting_tick(weight):
+        result = tick(weight)
+        outcome = result["msg"].split(": ")[1]
+        result.update(halted=outcome == "halt", deadline_exceeded=outcome == "deadline")
+        return result
+
+    result = run_steps([10, 20], script.advance, halting_tick, max_ticks_per_step=2)
+
+    assert script.calls.count(("tick", 10)) == 6 and ("advance", 20) not in script.calls
+    assert result["deadline_exceeded"] is True and result["passed"] is False

@@ -296,6 +296,22 @@ class Target(abc.ABC):
             primary = self.require_primary()
         return self.rollout_progress(primary, self.primary_ready_threshold)
 
+    def deadline_exceeded(self, obj, deadline_seconds, now, since=None):
+        """Whether the object of this kind, not ready, is stuck past ``deadline_seconds``
+        (Flagger's non-retriable readiness error): by default, ``since`` (the Canary's
+        lastTransitionTime, epoch seconds) plus the deadline lies before ``now``, as Flagger judges
+        a DaemonSet. A kind with rollout conditions overrides it."""
+        return since is not None and since + deadline_seconds < now
+
+    def canary_readiness(self, obj, ready_threshold, deadline_seconds, now, since=None):
+        """``(ready, retriable, message)`` for the canary object ``obj`` during the analysis, as
+        Flagger's IsCanaryReady: not ready but retriable halts the tick, not retriable (the
+        progress deadline exceeded) rolls the release back."""
+        ready, message = self.rollout_progress(obj, ready_threshold)
+        if ready:
+            return True, True, message
+        return False, not self.deadline_exceeded(obj, deadline_seconds, now, since), message
+
     def wait_for_primary(self, timeout, clock, sleep, poll_seconds):
         """Poll the primary until it is ready or ``timeout`` seconds passed; the last
         ``(ready, message)``. The caller says what a primary that is not ready means."""

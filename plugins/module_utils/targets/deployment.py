@@ -8,6 +8,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
+import time
+
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     replace_with_retry,
 )
@@ -93,6 +96,31 @@ def rollout_progress(deployment, ready_threshold=FULLY_READY):
     return True, "{0} rolled out: {1} of {1} updated replicas are available".format(name, wanted)
 
 
+def rfc3339_seconds(value):
+    """Epoch seconds of a Kubernetes timestamp (``2026-01-02T03:04:05Z``), or None."""
+    if not value:
+        return None
+    try:
+        return calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+
+
+def deadline_exceeded(deployment, deadline_seconds, now):
+    """Whether a Deployment is stuck, as Flagger's isDeploymentReady judges it: its Progressing
+    condition says ProgressDeadlineExceeded, or its Available condition has said
+    MinimumReplicasUnavailable for longer than ``deadline_seconds`` (the Canary's
+    progressDeadlineSeconds), counted from that condition's lastUpdateTime."""
+    status = deployment.get("status") or {}
+    if (_condition(status, "Progressing") or {}).get("reason") == "ProgressDeadlineExceeded":
+        return True
+    available = _condition(status, "Available") or {}
+    if available.get("status") == "False" and available.get("reason") == "MinimumReplicasUnavailable":
+        since = rfc3339_seconds(available.get("lastUpdateTime") or available.get("lastTransitionTime"))
+        return since is not None and since + deadline_seconds < now
+    return False
+
+
 class DeploymentTarget(Target):
     kind = "Deployment"
     api_version = "apps/v1"
@@ -103,6 +131,9 @@ class DeploymentTarget(Target):
 
     def rollout_progress(self, obj, ready_threshold=FULLY_READY):
         return rollout_progress(obj, ready_threshold)
+
+    def deadline_exceeded(self, obj, deadline_seconds, now, since=None):
+        return deadline_exceeded(obj, deadline_seconds, now)
 
     def is_scaled_to_zero(self, obj):
         return self.replicas(obj) == 0
