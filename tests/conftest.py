@@ -14,8 +14,9 @@ pytest_plugins = ["kubesandbox.fixtures"]
 # first keeps one long file from running alone at the end.
 LONG_FIRST = ("test_chaos.py", "test_role_service_name.py", "test_role_seed_and_restart.py",
               "test_judge_inconclusive_pause.py", "test_role_alerts_and_events.py",
-              "test_routing_sticky_canary.py", "test_target_daemonset.py", "test_routing_blue_green.py",
-              "test_reliability_resume.py", "test_role_rollback.py", "test_role_promotion.py",
+              "test_role_watched_waits.py", "test_routing_sticky_canary.py",
+              "test_target_daemonset.py", "test_routing_blue_green.py", "test_reliability_resume.py",
+              "test_role_flagger_metrics.py", "test_role_rollback.py", "test_role_promotion.py",
               "test_routing_mirroring.py", "test_routing_ab_testing.py", "test_tsdb_gated_releases.py",
               "test_role_bad_input.py", "test_reliability_traffic.py", "test_role_delete_canary.py")
 
