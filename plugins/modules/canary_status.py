@@ -190,9 +190,12 @@ alerts:
             "text": "New revision detected, progressing canary analysis."}]
 pushgateway:
   description:
-    - What was pushed to O(pushgateway) (C(pushed), the metric names) and why a push failed
-      (C(problems), also given as warnings).
-  returned: when O(pushgateway) is set
+    - The metrics pushed to O(pushgateway) after the status was written (C(pushed)) and why a push
+      failed (C(problems), also given as warnings).
+    - C(flagger_canary_status) and C(flagger_canary_weight) every time,
+      C(flagger_canary_successes_total) or C(flagger_canary_failures_total) when the phase became
+      Succeeded or Failed, and C(flagger_canary_total), the namespace's number of Canaries.
+  returned: when O(pushgateway) is set and not in check mode
   type: dict
   sample: {"pushed": ["flagger_canary_status", "flagger_canary_weight", "flagger_canary_total"], "problems": []}
 """
