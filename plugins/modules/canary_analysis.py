@@ -64,6 +64,7 @@ description:
     run would go on renewing (RV(abandoned)).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.canary_data
   - progressive.delivery.canary_ref
   - progressive.delivery.kubernetes_client
   - progressive.delivery.prometheus_provider
