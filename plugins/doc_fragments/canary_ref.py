@@ -8,18 +8,14 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # A Canary given as data or named in the cluster (args_common.CANARY_REF_ARG_SPEC).
+    # A Canary named in the cluster, or given as data by the canary_data fragment's option
+    # (args_common.CANARY_REF_ARG_SPEC).
     DOCUMENTATION = r"""
 options:
-  canary:
-    description:
-      - The Canary, as P(progressive.delivery.canary_info#module) returns it in its C(canary)
-        result, or as a C(flagger.app/v1beta1) Canary manifest.
-      - Mutually exclusive with O(name).
-    type: dict
   name:
     description:
       - Name of a Canary to read from the cluster. Requires O(namespace).
+      - Mutually exclusive with O(canary).
     type: str
   namespace:
     description:

@@ -29,6 +29,9 @@ NAME_ARG_SPEC = dict(
     namespace=dict(type="str", required=True),
 )
 
+# doc fragment: progressive.delivery.canary_data
+CANARY_ARG_SPEC = dict(canary=dict(type="dict", required=True))
+
 # doc fragment: progressive.delivery.canary_ref
 CANARY_REF_ARG_SPEC = dict(
     canary=dict(type="dict"),

@@ -22,8 +22,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     ConflictError,
-    DynamicApiError,
-    api_error_message,
+    api_action,
     get_object,
     get_resource,
     read_once,
@@ -241,7 +240,7 @@ def emit_event(client, canary_obj, message, event_type="Normal", reason=EVENT_RE
         "lastTimestamp": stamp,
         "source": {"component": EVENT_SOURCE},
     }
-    try:
+    with api_action(action):
         if check_mode:
             existing = get_object(resource, namespace, name)
             if existing is None:
@@ -259,10 +258,6 @@ def emit_event(client, canary_obj, message, event_type="Normal", reason=EVENT_RE
                 return written
             # ...unless it expired between the two requests: create it again.
         raise DeliveryError("{0}: the Event {1} kept appearing and disappearing".format(action, name))
-    except DeliveryError:
-        raise
-    except DynamicApiError as exc:
-        raise DeliveryError(api_error_message(exc, action))
 
 
 def _create_event(resource, namespace, event, action):

@@ -36,7 +36,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.initialise im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     DynamicApiError,
-    api_error_message,
+    api_action,
     get_object,
     get_resource,
     replace_with_retry,
@@ -189,10 +189,8 @@ class Finalizer(object):
                 if status_of(exc) != 404:
                     raise
 
-        try:
+        with api_action(action):
             call_with_retry(delete, action)
-        except DynamicApiError as exc:
-            raise DeliveryError(api_error_message(exc, action))
         deadline = self.clock() + self.timeout
         while read_canary(self.client, self.namespace, self.canary["name"]) is not None:
             if self.clock() >= deadline:

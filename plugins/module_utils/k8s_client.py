@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import copy
 
 from ansible.module_utils.basic import missing_required_lib
@@ -204,6 +205,18 @@ def api_error_message(exc, action):
     return "Failed to {0}: {1}".format(action, server_said(exc))
 
 
+@contextlib.contextmanager
+def api_action(action):
+    """An API error that ends the block becomes a DeliveryError worded by api_error_message
+    (``Failed to <action>: ...``); a DeliveryError leaves it unchanged."""
+    try:
+        yield
+    except DeliveryError:
+        raise
+    except DynamicApiError as exc:
+        raise DeliveryError(api_error_message(exc, action))
+
+
 def serves_now(client, api_version, kind):
     """Like is_served, but also asks the group's discovery document itself: the client's
     discovery cache outlives a deleted CRD, and a write would then fail with a bare 404."""
@@ -229,10 +242,8 @@ def read_once(resource, namespace, name):
 def get_object(resource, namespace, name, policy=None):
     """Return the object as a plain dict, or None when it does not exist."""
     action = "read {0}".format(_describe(resource, namespace, name))
-    try:
+    with api_action(action):
         return call_with_retry(lambda: read_once(resource, namespace, name), action, policy)
-    except DynamicApiError as exc:
-        raise DeliveryError(api_error_message(exc, action))
 
 
 def replace_with_retry(resource, namespace, name, mutate, attempts=CONFLICT_RETRIES, policy=None,
@@ -263,12 +274,8 @@ def replace_with_retry(resource, namespace, name, mutate, attempts=CONFLICT_RETR
     def write(desired):
         return resource.replace(body=desired, namespace=namespace, name=name).to_dict()
 
-    try:
+    with api_action(action):
         return update_guarded(read, guarded_mutate, write, action, policy, max_conflicts=attempts)
-    except DeliveryError:
-        raise
-    except DynamicApiError as exc:
-        raise DeliveryError(api_error_message(exc, action))
 
 
 def replace_spec(resource, namespace, name, spec, policy=None):
@@ -316,10 +323,8 @@ def list_objects(resource, namespace, label_selector=None, policy=None):
     kwargs = {"namespace": namespace}
     if label_selector:
         kwargs["label_selector"] = label_selector
-    try:
+    with api_action(action):
         listed = call_with_retry(lambda: resource.get(**kwargs).to_dict(), action, policy)
-    except DynamicApiError as exc:
-        raise DeliveryError(api_error_message(exc, action))
     return listed.get("items") or []
 
 
@@ -334,7 +339,5 @@ def delete_object(resource, namespace, name, policy=None):
         except NotFoundError:
             return False
 
-    try:
+    with api_action(action):
         return call_with_retry(delete, action, policy)
-    except DynamicApiError as exc:
-        raise DeliveryError(api_error_message(exc, action))

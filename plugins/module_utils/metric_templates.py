@@ -12,7 +12,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import dataclasses
 import re
+import typing
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
@@ -173,20 +175,22 @@ def _construct(body):
     return "not a variable"
 
 
-class MetricTemplate(object):
+@dataclasses.dataclass(eq=False)
+class MetricTemplate:
     """The parts of a Flagger MetricTemplate we use."""
 
-    def __init__(self, name, namespace, query, provider_type, address=None, secret_ref=None,
-                 insecure_skip_verify=False, headers=None, region=None):
-        self.name = name
-        self.namespace = namespace
-        self.query = query
-        self.provider_type = provider_type
-        self.address = address
-        self.secret_ref = secret_ref
-        self.insecure_skip_verify = insecure_skip_verify
-        self.headers = headers or {}
-        self.region = region
+    name: str
+    namespace: str
+    query: str
+    provider_type: str
+    address: typing.Optional[str] = None
+    secret_ref: typing.Optional[dict] = None
+    insecure_skip_verify: bool = False
+    headers: typing.Optional[dict] = None
+    region: typing.Optional[str] = None
+
+    def __post_init__(self):
+        self.headers = self.headers or {}
 
 
 def parse_metric_template(manifest, source="template"):

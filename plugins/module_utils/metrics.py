@@ -12,7 +12,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import dataclasses
 import os
+import typing
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
@@ -52,18 +54,19 @@ from ansible_collections.progressive.delivery.plugins.module_utils.thresholds im
 PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
 
 
-class PlannedCheck(object):
+@dataclasses.dataclass(eq=False)
+class PlannedCheck:
     """A fully validated check: the rendered query, its display name and provider settings.
 
-    ``source`` names the MetricTemplate and its provider for messages (None without a template).
+    ``builtin`` is the built-in metric it measures (None for a query or a template); ``source``
+    names the MetricTemplate and its provider for messages (None without a template).
     """
 
-    def __init__(self, name, query, provider_settings, builtin=None, source=None):
-        self.name = name
-        self.builtin = builtin
-        self.query = query
-        self.provider_settings = provider_settings
-        self.source = source
+    name: str
+    query: str
+    provider_settings: dict
+    builtin: typing.Optional[str] = None
+    source: typing.Optional[str] = None
 
 
 def _context(params):

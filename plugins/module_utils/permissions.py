@@ -14,6 +14,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import dataclasses
+import typing
+
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
 )
@@ -28,15 +31,15 @@ IDENTITY_REVIEW_API = "authentication.k8s.io/v1"
 CANARY_GROUP = "flagger.app"
 
 
-class Need(object):
+@dataclasses.dataclass(eq=False)
+class Need:
     """One permission: a verb on a (group, resource, subresource) in a namespace."""
 
-    def __init__(self, verb, group, resource, subresource=None, why=""):
-        self.verb = verb
-        self.group = group
-        self.resource = resource
-        self.subresource = subresource
-        self.why = why
+    verb: str
+    group: str
+    resource: str
+    subresource: typing.Optional[str] = None
+    why: str = ""
 
     def key(self):
         return (self.verb, self.group, self.resource, self.subresource or "")

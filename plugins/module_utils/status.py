@@ -21,8 +21,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     ConflictError,
-    DynamicApiError,
-    api_error_message,
+    api_action,
     get_object,
     get_resource,
 )
@@ -272,12 +271,8 @@ def write_status(client, namespace, name, changes, condition=None, target_kind="
         obj = read()
         changed = mutate(obj) is not None
         return changed, seen["before"], seen["after"]
-    try:
+    with api_action(action):
         update_guarded(read, mutate, write, action)
-    except DeliveryError:
-        raise
-    except DynamicApiError as exc:
-        raise DeliveryError(api_error_message(exc, action))
     if "written" in seen:
         return True, seen["before"], seen["written"]
     return bool(seen.get("maybe_written")), seen["before"], seen["after"]

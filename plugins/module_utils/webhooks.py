@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import dataclasses
 import json
 import re
 import socket
@@ -135,16 +136,16 @@ def hide_url_secrets(module, hooks):
             ansible_module.no_log_values.add(value)
 
 
+@dataclasses.dataclass(eq=False)
 class ClusterTarget:
     """A URL that names a cluster Service: ``http://svc.ns[.svc[.cluster.local]][:port]/path``."""
 
-    def __init__(self, scheme, service, namespace, port, path, query):
-        self.scheme = scheme
-        self.service = service
-        self.namespace = namespace
-        self.port = port
-        self.path = path
-        self.query = query
+    scheme: str
+    service: str
+    namespace: str
+    port: int
+    path: str
+    query: str
 
     def proxy_path(self):
         """The API server's service proxy path for this URL.

@@ -30,6 +30,7 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
+  - progressive.delivery.canary_data
   - progressive.delivery.attributes
   - progressive.delivery.attributes.reads
 attributes:
@@ -37,9 +38,6 @@ attributes:
     details: The module only asks questions, so it asks them in check mode too.
 options:
   canary:
-    description:
-      - The Canary as P(progressive.delivery.canary_info#module) returns it (RV(progressive.delivery.canary_info#module:canary)).
-    type: dict
     required: true
   traefik_api_version:
     description:
@@ -103,6 +101,9 @@ missing:
   sample: ["update traefikservices.traefik.io"]
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    CANARY_ARG_SPEC,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     InvalidInput,
 )
@@ -126,7 +127,7 @@ CONFIG_KINDS = {"configmap": "ConfigMap", "secret": "Secret"}
 
 def argument_spec():
     return module_argument_spec(
-        canary=dict(type="dict", required=True),
+        CANARY_ARG_SPEC,
         traefik_api_version=dict(type="str", default=TRAEFIK_API_VERSIONS[0],
                                  choices=list(TRAEFIK_API_VERSIONS)),
         initialized=dict(type="bool", default=True),

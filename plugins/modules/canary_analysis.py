@@ -64,6 +64,7 @@ description:
     run would go on renewing (RV(abandoned)).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.canary_data
   - progressive.delivery.canary_ref
   - progressive.delivery.kubernetes_client
   - progressive.delivery.prometheus_provider
@@ -576,11 +577,14 @@ msg:
   sample: "weight 10: success rate 99.85% >= 99%, request duration 12ms <= 500ms: passed"
 pushgateway:
   description:
-    - What was pushed to O(pushgateway) (C(pushed), the metric names) and why a push failed
-      (C(problems), also given as warnings).
+    - The names of the metrics pushed to O(pushgateway), one per push (C(pushed)), and why a push
+      failed (C(problems), also given as warnings).
+    - The analysis pushes C(flagger_canary_weight) when it moves the weight, and after each tick
+      C(flagger_canary_metric_analysis) (when a metric had a value) and
+      C(flagger_canary_duration_seconds).
   returned: when O(pushgateway) is set
   type: dict
-  sample: {"pushed": ["flagger_canary_status", "flagger_canary_weight", "flagger_canary_total"], "problems": []}
+  sample: {"pushed": ["flagger_canary_weight", "flagger_canary_metric_analysis", "flagger_canary_duration_seconds"], "problems": []}
 """
 
 import time

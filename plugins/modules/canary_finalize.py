@@ -36,6 +36,7 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
+  - progressive.delivery.canary_data
   - progressive.delivery.canary_ref
   - progressive.delivery.target_labels
   - progressive.delivery.signals

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
   - progressive.delivery.canary_source
+  - progressive.delivery.canary_data
   - progressive.delivery.canary_ref
   - progressive.delivery.traefik_api_version
   - progressive.delivery.attributes

@@ -43,6 +43,7 @@ extends_documentation_fragment:
   - progressive.delivery.kubernetes_client
   - progressive.delivery.canary_source
   - progressive.delivery.target_labels
+  - progressive.delivery.canary_data
   - progressive.delivery.canary_ref
   - progressive.delivery.traefik_api_version
   - progressive.delivery.signals

@@ -32,12 +32,11 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
   - progressive.delivery.attributes
+  - progressive.delivery.attributes.changes
 attributes:
   check_mode:
     details: Predicts whether the Lease would be taken, renewed, taken over or released, and fails as the
       real run would when another run holds it.
-  diff_mode:
-    support: full
   idempotent:
     support: partial
     details: Renewing moves C(renewTime) forward, so O(state=acquired) always reports a change.

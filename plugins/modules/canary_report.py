@@ -24,11 +24,14 @@ description:
   - The steps are the RV(progressive.delivery.canary_analysis#module:ticks) of the analysis; the
     role P(progressive.delivery.canary#role) collects them and calls this module when
     C(canary_report_dir) is set.
+  - Of O(canary) the report takes the name, the namespace and the metrics with their threshold
+    ranges.
   - The Canary's Events are read from the cluster (unless O(events) gives them); a report is
     still written when they cannot be read, saying why.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
+  - progressive.delivery.canary_data
   - progressive.delivery.attributes
 attributes:
   check_mode:
@@ -40,14 +43,11 @@ attributes:
     details: A file that already holds the same report is left alone; Events recorded since the last
       call change the page.
 options:
+  canary:
+    required: true
   dest:
     description: The directory the report is written into; created when missing.
     type: path
-    required: true
-  canary:
-    description: The Canary, as P(progressive.delivery.canary_info#module) returns it in
-      C(canary) or as a manifest; its name, namespace and metrics with their threshold ranges.
-    type: dict
     required: true
   ticks:
     description:
@@ -129,6 +129,9 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    CANARY_ARG_SPEC,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
     canary_from_option,
 )
@@ -155,8 +158,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.release_repor
 
 def argument_spec():
     return module_argument_spec(
+        CANARY_ARG_SPEC,
         dest=dict(type="path", required=True),
-        canary=dict(type="dict", required=True),
         ticks=dict(type="list", elements="dict", required=True),
         outcome=dict(type="str", required=True),
         reason=dict(type="str", default=""),

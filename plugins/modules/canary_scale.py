@@ -25,6 +25,7 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.kubernetes_client
+  - progressive.delivery.canary_data
   - progressive.delivery.attributes
   - progressive.delivery.attributes.changes
 attributes:
@@ -32,10 +33,6 @@ attributes:
     details: The diff shows whether the target was scaled to zero and the pods it ran.
 options:
   canary:
-    description:
-      - The Canary whose target to scale, as P(progressive.delivery.canary_info#module) returns it
-        in its C(canary) result or as a C(flagger.app/v1beta1) Canary manifest.
-    type: dict
     required: true
   state:
     description:
@@ -108,6 +105,9 @@ timed_out:
   sample: true
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.args_common import (
+    CANARY_ARG_SPEC,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary_source import (
     canary_from_option,
 )
@@ -132,7 +132,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.targets.scali
 
 def argument_spec():
     return module_argument_spec(
-        canary=dict(type="dict", required=True),
+        CANARY_ARG_SPEC,
         state=dict(type="str", choices=list(SCALE_STATES), required=True),
         replicas=dict(type="int", default=1),
         wait=dict(type="bool", default=False),

@@ -190,9 +190,12 @@ alerts:
             "text": "New revision detected, progressing canary analysis."}]
 pushgateway:
   description:
-    - What was pushed to O(pushgateway) (C(pushed), the metric names) and why a push failed
-      (C(problems), also given as warnings).
-  returned: when O(pushgateway) is set
+    - The metrics pushed to O(pushgateway) after the status was written (C(pushed)) and why a push
+      failed (C(problems), also given as warnings).
+    - C(flagger_canary_status) and C(flagger_canary_weight) every time,
+      C(flagger_canary_successes_total) or C(flagger_canary_failures_total) when the phase became
+      Succeeded or Failed, and C(flagger_canary_total), the namespace's number of Canaries.
+  returned: when O(pushgateway) is set and not in check mode
   type: dict
   sample: {"pushed": ["flagger_canary_status", "flagger_canary_weight", "flagger_canary_total"], "problems": []}
 """
@@ -247,24 +250,23 @@ from ansible_collections.progressive.delivery.plugins.module_utils.status import
     write_status,
 )
 
+# The options that set a status field: the option, the field it sets, and its spec.
 FIELDS = (
-    ("phase", "phase"), ("canary_weight", "canaryWeight"), ("failed_checks", "failedChecks"),
-    ("iterations", "iterations"), ("last_applied_spec", "lastAppliedSpec"),
-    ("last_promoted_spec", "lastPromotedSpec"), ("tracked_configs", "trackedConfigs"),
+    ("phase", "phase", dict(type="str", choices=list(PHASES))),
+    ("canary_weight", "canaryWeight", dict(type="int")),
+    ("failed_checks", "failedChecks", dict(type="int")),
+    ("iterations", "iterations", dict(type="int")),
+    ("last_applied_spec", "lastAppliedSpec", dict(type="str")),
+    ("last_promoted_spec", "lastPromotedSpec", dict(type="str")),
+    ("tracked_configs", "trackedConfigs", dict(type="dict")),
 )
 
 
 def argument_spec():
     return module_argument_spec(
         NAME_ARG_SPEC, SIGNALS_ARG_SPEC, PUSHGATEWAY_ARG_SPEC,
+        dict((option, spec) for option, _field, spec in FIELDS),
         transition=dict(type="str", choices=list(TRANSITIONS)),
-        phase=dict(type="str", choices=list(PHASES)),
-        canary_weight=dict(type="int"),
-        failed_checks=dict(type="int"),
-        iterations=dict(type="int"),
-        last_applied_spec=dict(type="str"),
-        last_promoted_spec=dict(type="str"),
-        tracked_configs=dict(type="dict"),
         condition=dict(type="dict"),
         event=dict(type="dict"),
     )
@@ -340,7 +342,7 @@ def _check_transition(params):
 def run(module):
     params = module.params
     namespace = require_dns_label("namespace", params["namespace"])
-    changes = dict((key, params[option]) for option, key in FIELDS if params[option] is not None)
+    changes = dict((field, params[option]) for option, field, _spec in FIELDS if params[option] is not None)
     validate_status_changes(changes)
     if params["event"] is not None:
         validate_event(params["event"])

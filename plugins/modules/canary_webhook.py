@@ -31,6 +31,7 @@ description:
     C(rollout) hook counts one failed check in the Canary's status, as in Flagger.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.canary_data
   - progressive.delivery.canary_ref
   - progressive.delivery.kubernetes_client
   - progressive.delivery.signals

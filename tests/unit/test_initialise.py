@@ -20,9 +20,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.initialise im
     owner_reference,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import Route, build_traefik_service
+from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
+    selector_label,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.deployment import (
     build_primary_deployment,
-    selector_label,
 )
 
 from pdtest.manifests import SEED_CANARY

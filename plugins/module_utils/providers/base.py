@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import math
 import re
 import time
@@ -76,6 +77,9 @@ class MetricProvider(object):
     address_needed = None
     # Whether the Secret's username and password go as HTTP basic authentication.
     basic_auth = False
+    # The HTTP headers that carry the Secret's keys: pairs of a header's name and its value, in
+    # which ``{key}`` stands for the Secret's ``key`` (empty when the Secret lacks it).
+    credential_headers = ()
 
     def __init__(self, address, credentials=None, insecure_skip_verify=False,
                  timeout=DEFAULT_TIMEOUT, headers=None):
@@ -100,7 +104,8 @@ class MetricProvider(object):
 
     def auth_headers(self):
         """The HTTP headers that carry the Secret's credentials on every request."""
-        return {}
+        keys = collections.defaultdict(str, self.credentials)
+        return dict((header, value.format_map(keys)) for header, value in self.credential_headers)
 
     def configure(self):
         """A provider's own set-up once the common one is done: check the address, find the

@@ -26,12 +26,10 @@ class DatadogProvider(MetricProvider):
     type = "datadog"
     label = "Datadog"
     required_credentials = (("datadog_api_key", "datadog_application_key"),)
+    credential_headers = (("DD-API-KEY", "{datadog_api_key}"),
+                          ("DD-APPLICATION-KEY", "{datadog_application_key}"))
     secret_required = True
     default_address = DEFAULT_ADDRESS
-
-    def auth_headers(self):
-        return {"DD-API-KEY": self.credentials.get("datadog_api_key", ""),
-                "DD-APPLICATION-KEY": self.credentials.get("datadog_application_key", "")}
 
     def run_query(self, query):
         now = int(self.now())

@@ -25,11 +25,9 @@ class DynatraceProvider(MetricProvider):
     type = "dynatrace"
     label = "Dynatrace"
     required_credentials = (("dynatrace_token",),)
+    credential_headers = (("Authorization", "Api-Token {dynatrace_token}"),)
     secret_required = True
     address_needed = "the environment's URL such as https://abc123.live.dynatrace.com"
-
-    def auth_headers(self):
-        return {"Authorization": "Api-Token {0}".format(self.credentials.get("dynatrace_token", ""))}
 
     def run_query(self, query):
         now = int(self.now()) * 1000

@@ -25,11 +25,9 @@ class NewRelicProvider(MetricProvider):
     type = "newrelic"
     label = "New Relic"
     required_credentials = (("newrelic_account_id", "newrelic_query_key"),)
+    credential_headers = (("X-Query-Key", "{newrelic_query_key}"),)
     secret_required = True
     default_address = DEFAULT_ADDRESS
-
-    def auth_headers(self):
-        return {"X-Query-Key": self.credentials.get("newrelic_query_key", "")}
 
     def _ask(self, nrql):
         return self.get_json(

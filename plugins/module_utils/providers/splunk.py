@@ -77,11 +77,9 @@ class SplunkProvider(MetricProvider):
     type = "splunk"
     label = "Splunk Observability"
     required_credentials = (("sf_token_key",),)
+    credential_headers = (("X-SF-Token", "{sf_token_key}"),)
     secret_required = True
     address_needed = "such as https://api.us1.signalfx.com"
-
-    def auth_headers(self):
-        return {"X-SF-Token": self.credentials.get("sf_token_key", "")}
 
     def configure(self):
         self.stream_address = self.address.replace("api", "stream", 1)

@@ -19,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import dataclasses
+import typing
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
@@ -43,6 +45,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routers.base 
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routers.traefik_weighted import (
     Route,
+    RoutePlan,
     TraefikWeightedRouter,
     apply_route,
     build_traefik_service,
@@ -110,23 +113,21 @@ def build_match_route(user_route, name, namespace, api_version, match, traefik_s
     }
 
 
-class MatchPlan(object):
+@dataclasses.dataclass(eq=False)
+class MatchPlan:
     """The TraefikService's plan (all on the primary) and what becomes of our IngressRoute."""
 
-    def __init__(self, weighted, resource, current, desired, weights, service_current=None,
-                 service_desired=None):
-        self.weighted = weighted
-        self.resource = resource
-        self.current = current
-        self.desired = desired
-        self.weights = weights
-        # Our TraefikService to the canary Service, as it is and as the plan wants it.
-        self.service_current = service_current
-        self.service_desired = service_desired
-        if current is not None:
-            self.previous = dict(ALL_TO_CANARY)
-        else:
-            self.previous = weighted.previous
+    weighted: RoutePlan
+    resource: object
+    current: typing.Optional[dict]
+    desired: typing.Optional[dict]
+    weights: dict
+    # Our TraefikService to the canary Service, as it is and as the plan wants it.
+    service_current: typing.Optional[dict] = None
+    service_desired: typing.Optional[dict] = None
+
+    def __post_init__(self):
+        self.previous = dict(ALL_TO_CANARY) if self.current is not None else self.weighted.previous
 
     @property
     def exists(self):

@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import dataclasses
+import typing
 
 from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
     DeliveryError,
@@ -240,17 +242,17 @@ class Route(object):
         return "TraefikService {0}/{1}".format(self.namespace, self.name)
 
 
-class RoutePlan(object):
+@dataclasses.dataclass(eq=False)
+class RoutePlan:
     """What route_traffic found and what it would write."""
 
-    def __init__(self, route, api_version, resource, current, desired_spec, previous, weights):
-        self.route = route
-        self.api_version = api_version
-        self.resource = resource
-        self.current = current
-        self.desired_spec = desired_spec
-        self.previous = previous
-        self.weights = weights
+    route: object
+    api_version: str
+    resource: object
+    current: typing.Optional[dict]
+    desired_spec: dict
+    previous: typing.Optional[dict]
+    weights: dict
 
     @property
     def exists(self):

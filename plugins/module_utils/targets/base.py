@@ -165,6 +165,31 @@ def primary_object(kind, target, labels_key, primary_spec, copied_fields, includ
             "spec": primary_spec}
 
 
+def build_primary_object(kind, target, tracked, copied_fields, owner=None, selector_labels=SELECTOR_LABELS,
+                         include_label_prefix=(), replicas=None, pod_template=None, rewrite_selectors=True):
+    """The primary of ``kind``: the target's spec under ``<label>: <value>-primary``.
+
+    ``pod_template`` is the target's pod template as the primary should start from (the target's
+    own when None); ``replicas``, when given, is the primary's replica count. With
+    ``rewrite_selectors`` the topology spread and anti-affinity selectors of the target's pods are
+    made to select the primary's (see primary_pod_template).
+    """
+    key, value = selector_label(target, selector_labels, kind)
+    selector = {key: primary_name(value)}
+    if pod_template is None:
+        pod_template = (target.get("spec") or {}).get("template") or {}
+    rewrite = {}
+    if rewrite_selectors:
+        rewrite = {"target_name": (target.get("metadata") or {}).get("name"),
+                   "selector_labels": selector_labels}
+    primary_spec = {} if replicas is None else {"replicas": replicas}
+    primary_spec["selector"] = {"matchLabels": selector}
+    primary_spec["template"] = primary_pod_template(pod_template, selector, tracked,
+                                                    instance_id=new_instance_id(), **rewrite)
+    return primary_object(kind, target, (key, value), primary_spec, copied_fields,
+                          include_label_prefix, owner)
+
+
 def needed_for(total, ready_threshold):
     """How many of ``total`` pods must be available to meet ``ready_threshold`` percent."""
     return -(-total * ready_threshold // 100)

@@ -23,18 +23,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.errors import
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     replace_with_retry,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.names import (
-    primary_name,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
     FULLY_READY,
     SELECTOR_LABELS,
     Target,
+    build_primary_object,
     needed_for,
-    new_instance_id,
-    primary_object,
     primary_pod_template,
-    selector_label,
 )
 
 # The node selector that matches no node (Flagger's, so a DaemonSet stopped by either tool reads
@@ -102,16 +97,9 @@ def build_primary_daemonset(target, tracked, owner=None, selector_labels=SELECTO
     ``-primary`` copies, and its affinity and topology spread selectors are left as they are.
     """
     check_update_strategy(target)
-    key, value = selector_label(target, selector_labels, "DaemonSet")
-    selector = {key: primary_name(value)}
-    spec = target.get("spec") or {}
-    primary_spec = {
-        "selector": {"matchLabels": selector},
-        "template": primary_pod_template(without_scale_to_zero(spec.get("template")), selector,
-                                         tracked, instance_id=new_instance_id()),
-    }
-    return primary_object("DaemonSet", target, (key, value), primary_spec, DAEMONSET_SPEC_FIELDS,
-                          include_label_prefix, owner)
+    return build_primary_object(
+        "DaemonSet", target, tracked, DAEMONSET_SPEC_FIELDS, owner, selector_labels, include_label_prefix,
+        pod_template=without_scale_to_zero((target.get("spec") or {}).get("template")), rewrite_selectors=False)
 
 
 def rollout_progress(daemonset, ready_threshold=FULLY_READY):

@@ -14,19 +14,13 @@ import time
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
     replace_with_retry,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.names import (
-    primary_name,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.targets.base import (
     COPIED_SPEC_FIELDS,
     FULLY_READY,
     SELECTOR_LABELS,
     Target,
+    build_primary_object,
     needed_for,
-    new_instance_id,
-    primary_object,
-    primary_pod_template,
-    selector_label,
 )
 
 
@@ -37,19 +31,10 @@ def build_primary_deployment(target, tracked, owner=None, min_replicas=None,
     With an HPA, the primary starts at the HPA's minimum rather than waiting for the HPA to
     raise it, so it serves production traffic at full strength from the first request.
     """
-    key, value = selector_label(target, selector_labels)
-    selector = {key: primary_name(value)}
-    spec = target.get("spec") or {}
-    primary_spec = {
-        "replicas": max(spec.get("replicas") or 1, min_replicas or 1),
-        "selector": {"matchLabels": selector},
-        "template": primary_pod_template(spec.get("template") or {}, selector, tracked,
-                                         target_name=(target.get("metadata") or {}).get("name"),
-                                         selector_labels=selector_labels,
-                                         instance_id=new_instance_id()),
-    }
-    return primary_object("Deployment", target, (key, value), primary_spec, COPIED_SPEC_FIELDS,
-                          include_label_prefix, owner)
+    replicas = max((target.get("spec") or {}).get("replicas") or 1, min_replicas or 1)
+    return build_primary_object(
+        "Deployment", target, tracked, COPIED_SPEC_FIELDS, owner, selector_labels, include_label_prefix,
+        replicas=replicas)
 
 
 def _condition(status, kind):
