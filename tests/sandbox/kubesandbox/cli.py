@@ -37,6 +37,9 @@ def _daemon_pid(layout):
 
 
 def cmd_up(args):
+    if args.owner_pid and not alive(args.owner_pid):
+        print(f"--owner-pid: owner process {args.owner_pid} is not running", file=sys.stderr)
+        return 2
     layout = Layout(sandbox_dir(args.dir))
     running = _daemon_pid(layout)
     if running:
@@ -60,6 +63,8 @@ def cmd_up(args):
     try:
         daemon_args = ["--bin-dir", str(controlplane.binaries_dir(os.environ)),
                        "--flagger-bin-dir", str(flagger.binaries_dir(os.environ))]
+        if args.owner_pid:
+            daemon_args += ["--owner-pid", str(args.owner_pid)]
     except RuntimeError as exc:
         print(f"sandbox did not start: {exc}", file=sys.stderr)
         return 1
@@ -199,6 +204,8 @@ def build_parser():
     up = sub.add_parser("up", help="start the sandbox and print the path of its env file")
     up.add_argument("--timeout", type=float, default=UP_TIMEOUT)
     up.add_argument("--quiet", action="store_true")
+    up.add_argument("--owner-pid", type=int,
+                    help="stop the sandbox by itself when this process ends (a test run's PID)")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop every process of the sandbox").set_defaults(func=cmd_down)
     st = sub.add_parser("status", help="show components and pods")

@@ -23,11 +23,13 @@ from aiohttp import web
 from .runtime import layout as layout_mod
 from .runtime.components import Prometheus, Pushgateway
 from .runtime.control import make_control_app
-from .runtime.pids import PidDir
+from .runtime.pids import PidDir, alive, start_time
 
 log = logging.getLogger("kubesandbox")
 
 READY_TIMEOUT = 30.0
+# How often a sandbox with an owner (`up --owner-pid`) looks whether the owner still runs.
+OWNER_POLL_SECONDS = 1.0
 
 
 def _ephemeral_ports():
@@ -154,10 +156,26 @@ class BaseDaemon:
         await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
         self._runners.append(runner)
 
+    # The process whose end stops the sandbox (`up --owner-pid`), as (pid, start time); None for a
+    # sandbox that runs until `down`.
+    owner = None
+
+    async def _watch_owner(self):
+        """Stop the sandbox once its owner is gone: a test run killed before its fixtures could
+        run `down` (an interrupted or timed-out pytest worker) leaves no sandbox behind."""
+        pid, started = self.owner
+        while not self._stopping.is_set():
+            if not alive(pid) or start_time(pid) != started:
+                log.warning("owner process %d is gone: stopping the sandbox", pid)
+                self._stopping.set()
+                return
+            await asyncio.sleep(OWNER_POLL_SECONDS)
+
     async def run(self):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
+        watcher = loop.create_task(self._watch_owner()) if self.owner else None
         self.pid_dir.record("daemon", os.getpid())
         # A new sandbox starts with empty metrics; only a component restart keeps them.
         shutil.rmtree(self.prometheus.data_dir, ignore_errors=True)
@@ -181,6 +199,8 @@ class BaseDaemon:
         self.layout.ready.write_text(json.dumps({"pid": os.getpid(), "seconds": round(time.time() - self.started_at, 3)}) + "\n")
         log.info("sandbox ready in %.2fs", time.time() - self.started_at)
         await self._stopping.wait()
+        if watcher is not None:
+            watcher.cancel()
         await self.shutdown()
         return 0
 
@@ -215,6 +235,7 @@ def main(argv=None):
     parser.add_argument("--dir", required=True)
     parser.add_argument("--bin-dir", help="where etcd and the Kubernetes binaries are")
     parser.add_argument("--flagger-bin-dir", help="where Flagger's loadtester is")
+    parser.add_argument("--owner-pid", type=int, help="stop the sandbox when this process ends")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
@@ -222,7 +243,14 @@ def main(argv=None):
 
     async def _main():
         from .cluster.backend import ClusterDaemon  # it builds on BaseDaemon, defined here
-        return await ClusterDaemon(args.dir, args.bin_dir, args.flagger_bin_dir).run()
+        daemon = ClusterDaemon(args.dir, args.bin_dir, args.flagger_bin_dir)
+        if args.owner_pid:
+            started = start_time(args.owner_pid)
+            if started is None:
+                log.error("owner process %d is not running", args.owner_pid)
+                return 1
+            daemon.owner = (args.owner_pid, started)
+        return await daemon.run()
 
     sys.exit(asyncio.run(_main()))
 

@@ -217,10 +217,12 @@ def processes_of(directory):
 
 @contextlib.contextmanager
 def owned_sandbox(*up_args, timeout=UP_TIMEOUT):
-    """A sandbox in a temporary directory, stopped by its PID files whatever happens."""
+    """A sandbox in a temporary directory, stopped by its PID files whatever happens; and should
+    this process be killed before it can stop it, the sandbox stops itself (``--owner-pid``)."""
     tmpdir = Path(tempfile.mkdtemp(prefix="kubesandbox-"))
     try:
-        yield Sandbox(start_sandbox(tmpdir, *up_args, timeout=timeout), owned=True)
+        yield Sandbox(start_sandbox(tmpdir, "--owner-pid", str(os.getpid()), *up_args, timeout=timeout),
+                      owned=True)
     finally:
         stop_sandbox(tmpdir)
         if not os.environ.get("KUBESANDBOX_KEEP"):

@@ -1,11 +1,16 @@
 """`down` leaves no process behind: not the control plane's,
 not Traefik or Prometheus, not a pod."""
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from _manifests import podinfo_deployment
 
-from kubesandbox.fixtures import owned_sandbox, processes_of, UP_TIMEOUT
+from kubesandbox.fixtures import Sandbox, UP_TIMEOUT, owned_sandbox, processes_of, start_sandbox, stop_sandbox
 from kubesandbox.runtime.pids import alive
 
 CONTROL_PLANE = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
@@ -37,3 +42,44 @@ def test_up_then_down_leaves_no_process_of_the_control_plane():
         assert not any(alive(pid) for pid in before + [daemon])
         assert list((sb.dir / "pids").glob("*.pid")) == []
         assert not os.path.exists(sb.dir / "ready")
+
+
+def test_a_sandbox_whose_owner_is_killed_stops_itself():
+    # A pytest worker killed before its fixtures could run `down` (an interrupted run, a CI
+    # timeout) must not leave a control plane running: `up --owner-pid` ties the sandbox to it.
+    owner = subprocess.Popen(["sleep", "600"])
+    tmpdir = Path(tempfile.mkdtemp(prefix="kubesandbox-"))
+    try:
+        sb = Sandbox(start_sandbox(tmpdir, "--owner-pid", str(owner.pid), timeout=UP_TIMEOUT), owned=True)
+        daemon = sb.status()["pid"]
+        before = processes_of(sb.dir)
+        assert daemon in before and len(before) >= 6, before
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 30
+        while processes_of(sb.dir) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert processes_of(sb.dir) == []
+        assert not any(alive(pid) for pid in before)
+        assert list((sb.dir / "pids").glob("*.pid")) == []
+        assert not os.path.exists(sb.dir / "ready")
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        stop_sandbox(tmpdir)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def test_an_owner_that_is_not_running_is_refused(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "kubesandbox.cli", "--dir", str(tmp_path), "up", "--quiet",
+                           "--owner-pid", str(gone_pid())], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "owner process" in done.stderr and "is not running" in done.stderr, done.stderr
+    assert processes_of(tmp_path) == []
+
+
+def gone_pid():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

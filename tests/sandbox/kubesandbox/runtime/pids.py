@@ -27,6 +27,16 @@ def alive(pid):
         return False
 
 
+def start_time(pid):
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None
+    when it is gone: with the PID it names one process, even after the PID is reused."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class PidDir:
     def __init__(self, path):
         self.path = Path(path)
