@@ -35,13 +35,19 @@ def test_up_then_down_leaves_no_process_of_the_control_plane():
         assert set(pids.values()) | set(pod_pids) <= set(before)
         down = sb.cli("down")
         assert down.returncode == 0, down.stderr
-        deadline = time.monotonic() + 5
-        while processes_of(sb.dir) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert processes_of(sb.dir) == []
-        assert not any(alive(pid) for pid in before + [daemon])
-        assert list((sb.dir / "pids").glob("*.pid")) == []
-        assert not os.path.exists(sb.dir / "ready")
+        assert_stopped(sb, before + [daemon], within=5)
+
+
+def assert_stopped(sb, pids, within):
+    """Within ``within`` seconds no process of the sandbox runs, and it left no PID file or ready mark."""
+    deadline = time.monotonic() + within
+    # The daemon itself exits last, after its children and its PID files: wait for it too.
+    while (processes_of(sb.dir) or any(alive(pid) for pid in pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_of(sb.dir) == []
+    assert not any(alive(pid) for pid in pids)
+    assert list((sb.dir / "pids").glob("*.pid")) == []
+    assert not os.path.exists(sb.dir / "ready")
 
 
 def test_a_sandbox_whose_owner_is_killed_stops_itself():
@@ -57,13 +63,8 @@ def test_a_sandbox_whose_owner_is_killed_stops_itself():
         assert alive(daemon) and len(before) >= 6, before
         owner.kill()
         owner.wait()
-        deadline = time.monotonic() + 30
-        while processes_of(sb.dir) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert processes_of(sb.dir) == []
-        assert not any(alive(pid) for pid in before + [daemon])
-        assert list((sb.dir / "pids").glob("*.pid")) == []
-        assert not os.path.exists(sb.dir / "ready")
+        # The daemon looks every second; it then stops its children as `down` does.
+        assert_stopped(sb, before + [daemon], within=30)
     finally:
         if owner.poll() is None:
             owner.kill()
