@@ -1,54 +1,36 @@
 """Behaviour Flagger users know around the analysis: confirm-rollout before the scale-up (phase
 Waiting while closed), spec.skipAnalysis (confirm-rollout asked, confirm-promotion not) and
 spec.suspend (nothing happens)."""
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from pdtest.apps import deploy_podinfo, set_image
+from pdtest.http_recorder import RecordingServer
 from pdtest.load import Load, versions_through_traefik
 from pdtest.manifests import fast_canary, write_canary
 from pdtest.playbooks import recap, run_playbook
 from pdtest.sandbox import canary_events, get_json
 
 
-class Gate:
+class Gate(RecordingServer):
     """A webhook on 127.0.0.1 that stays closed (403) for the first ``closed`` questions, then opens.
     At each question it notes the target's replicas and the Canary's phase, as they were then."""
 
     def __init__(self, sandbox, namespace, closed=0):
         self.questions = []
-        gate = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+        def answer(request):
+            target = get_json(sandbox, namespace, "deployment", "podinfo")
+            phase = get_json(sandbox, namespace, "canary", "podinfo").get("status", {}).get("phase")
+            self.questions.append({"path": request.path, "phase_sent": request.json().get("phase"),
+                                   "replicas": target["spec"].get("replicas"), "phase": phase})
+            return 403 if len(self.questions) <= closed else 200
 
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                target = get_json(sandbox, namespace, "deployment", "podinfo")
-                phase = get_json(sandbox, namespace, "canary", "podinfo").get("status", {}).get("phase")
-                gate.questions.append({"path": self.path, "phase_sent": body.get("phase"),
-                                       "replicas": target["spec"].get("replicas"), "phase": phase})
-                status = 403 if len(gate.questions) <= closed else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:{0}/".format(self._httpd.server_address[1])
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        super().__init__(status=answer)
+        self.url += "/"
 
     def asked(self, path):
         return [q for q in self.questions if q["path"] == path]
-
-    def stop(self):
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
 
 
 @pytest.fixture

@@ -4,48 +4,33 @@ being ready halts the analysis and rolls back at its progress deadline, and a pr
 become ready at promotion leaves the traffic on the canary."""
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from pdtest.apps import deploy_loadtester, deploy_podinfo, set_image
+from pdtest.http_recorder import RecordingServer
 from pdtest.load import Load, versions_through_traefik
 from pdtest.manifests import acceptance_hook, fast_canary, write_canary
 from pdtest.playbooks import run_playbook
 from pdtest.sandbox import canary_events, get_json, wait_until
 
 
-class Hook:
+class Hook(RecordingServer):
     """A webhook on 127.0.0.1 answering ``status``; ``on_question(n)`` runs before the n-th answer
     (from 1), so a test can change the world at a known point of the release."""
 
     def __init__(self, status=200, on_question=None):
-        self.phases = []
-        hook = self
+        def answer(_request):
+            if on_question is not None:
+                on_question(len(self.requests))
+            return status
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+        super().__init__(status=answer)
+        self.url += "/"
 
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                hook.phases.append(body.get("phase"))
-                if on_question is not None:
-                    on_question(len(hook.phases))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:{0}/".format(self._httpd.server_address[1])
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
+    @property
+    def phases(self):
+        return [request.json().get("phase") for request in self.requests]
 
 
 @pytest.fixture

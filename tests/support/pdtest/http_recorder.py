@@ -20,7 +20,7 @@ class Recorded:
         self.body = body
 
     def json(self):
-        return json.loads(self.body.decode("utf-8"))
+        return json.loads(self.body.decode("utf-8") or "{}")
 
     @property
     def url_path(self):
@@ -36,8 +36,10 @@ class RecordingServer:
     """Answers every GET or POST with ``status`` and ``reply`` after ``delay`` seconds.
 
     ``statuses`` (a list) overrides ``status`` for successive requests, to test retries. A
-    ``reply`` that is not bytes is sent as JSON; a callable ``reply`` is asked, with the recorded
-    request, for the reply to that request.
+    callable ``status`` is asked, with the recorded request (already in ``requests``), for the
+    status of that request: a gate that opens after some questions, or a hook that changes the
+    world at its n-th question. A ``reply`` that is not bytes is sent as JSON; a callable
+    ``reply`` is asked, with the recorded request, for the reply to that request.
     """
 
     def __init__(self, status=200, reply=b"ok", delay=0.0, statuses=None):
@@ -61,7 +63,10 @@ class RecordingServer:
                 server.requests.append(recorded)
                 if server.delay:
                     time.sleep(server.delay)
-                status = server.statuses.pop(0) if server.statuses else server.status
+                if server.statuses:
+                    status = server.statuses.pop(0)
+                else:
+                    status = server.status(recorded) if callable(server.status) else server.status
                 reply = server.reply(recorded) if callable(server.reply) else server.reply
                 content_type = "text/plain"
                 if not isinstance(reply, bytes):
