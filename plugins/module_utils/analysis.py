@@ -207,10 +207,11 @@ def halt_event(canary, failure):
 
 
 def _hook_detail(result):
-    if result.get("status") is None:
-        return result["msg"]
-    return "HTTP {0}".format(result["status"]) + (
-        ": " + result["output"].strip() if result.get("output") else "")
+    """Flagger's words for a failed hook (webhooks.flagger_error); a result without them (a hook
+    that was never called) is described by its message."""
+    if "error" in result:
+        return result["error"]
+    return result["msg"]
 
 
 def metric_summary(metric_results, judgement=None):

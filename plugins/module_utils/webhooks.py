@@ -410,6 +410,7 @@ def call_hook(sender, hook, payload, default_timeout=DEFAULT_TIMEOUT_SECONDS):
     except WebhookError as exc:
         result["route"] = _safe_route(sender, url)
         result["msg"] = "{0} webhook could not be called: {1}".format(name, exc)
+        result["error"] = flagger_error(url, None, "", int(hook.get("retries") or 0), exc)
         result["duration"] = round(time.time() - started, 3)
         return result
     result["route"] = route
@@ -424,7 +425,19 @@ def call_hook(sender, hook, payload, default_timeout=DEFAULT_TIMEOUT_SECONDS):
     else:
         said = body.strip() or "no response body"
         result["msg"] = "{0} webhook failed with HTTP {1}: {2}".format(name, status, said)
+        result["error"] = flagger_error(url, status, body, int(hook.get("retries") or 0))
     return result
+
+
+def flagger_error(url, status, body, retries, exc=None):
+    """What Flagger's webhook client says of a failed call, the detail of its Halt and
+    post-rollout Events: a status its retrying HTTP client retries (429, 5xx but 501) or a hook it
+    could not reach ends as ``POST <url> giving up after <n> attempt(s)`` (with the reason when
+    unreachable); any other failing status is the response body, as Flagger reports it."""
+    if exc is not None or _retryable(status):
+        said = "POST {0} giving up after {1} attempt(s)".format(redact_url(url), retries + 1)
+        return said + (": {0}".format(exc) if exc is not None else "")
+    return (body or "").strip()
 
 
 def _safe_route(sender, url):

@@ -168,11 +168,13 @@ def test_halt_event_for_a_metric_uses_flaggers_words(canary):
     assert event == ("Warning", "Halt podinfo.test advancement success rate 53.42% < 99%")
 
 
-def test_halt_event_for_a_webhook_names_the_hook(canary):
-    result = {"name": "load-test", "status": 500, "output": "", "msg": "x"}
+def test_halt_event_for_a_webhook_names_the_hook_in_flaggers_words(canary):
+    result = {"name": "load-test", "status": 500, "output": "", "msg": "x",
+              "error": "POST http://loadtester.test/ giving up after 1 attempt(s)"}
     event_type, message = analysis.halt_event(canary, ("webhook", result))
     assert event_type == "Warning"
-    assert message == "Halt podinfo.test advancement external check load-test failed HTTP 500"
+    assert message == ("Halt podinfo.test advancement external check load-test failed "
+                       "POST http://loadtester.test/ giving up after 1 attempt(s)")
 
 
 def test_halt_event_for_a_closed_gate(canary):
@@ -203,12 +205,12 @@ def test_payload_phase_defaults_follow_flagger(hook_type, status, phase):
 def test_hook_events_read_like_flaggers(canary):
     results = [
         {"name": "acceptance-test", "passed": True, "status": 200, "output": "", "msg": ""},
-        {"name": "smoke", "passed": False, "status": 500, "output": "", "msg": ""},
+        {"name": "smoke", "passed": False, "status": 403, "output": "", "msg": "", "error": "not yet"},
     ]
     events = analysis.hook_events(canary, "pre-rollout", results)
     assert events == [
         ("Normal", "Pre-rollout check acceptance-test passed"),
-        ("Warning", "Halt podinfo.test advancement pre-rollout check smoke failed HTTP 500"),
+        ("Warning", "Halt podinfo.test advancement pre-rollout check smoke failed not yet"),
     ]
 
 

@@ -205,6 +205,32 @@ def test_client_errors_are_not_retried(recorder):
     assert len(server.requests) == 1
 
 
+def test_a_retried_status_that_never_passes_is_described_as_flaggers_client_gives_up(recorder):
+    # Flagger's retrying HTTP client retries 429 and 5xx (not 501); when the retries run out it
+    # says "giving up" and the body is lost, so that is the detail of its Halt Event.
+    server = recorder(status=503, reply=b"overloaded")
+    result = webhooks.call_hook(direct(), hook(server.url + "/check?key=s3cret", retries=2), PAYLOAD)
+    assert result["passed"] is False
+    assert len(server.requests) == 3
+    assert result["error"] == "POST {0}/check?*** giving up after 3 attempt(s)".format(server.url)
+
+
+def test_a_status_flagger_does_not_retry_is_described_by_the_answer(recorder):
+    server = recorder(status=403, reply=b"  approval pending\n")
+    result = webhooks.call_hook(direct(), hook(server.url, retries=3), PAYLOAD)
+    assert result["error"] == "approval pending"
+    assert "error" not in webhooks.call_hook(direct(), hook(recorder(status=200).url), PAYLOAD)
+
+
+def test_an_unreachable_hook_is_described_as_flaggers_client_gives_up_with_the_reason(recorder):
+    server = recorder()
+    url = server.url
+    server.stop()
+    result = webhooks.call_hook(direct(), hook(url, retries=1), PAYLOAD)
+    assert result["error"].startswith("POST {0} giving up after 2 attempt(s): ".format(url))
+    assert "refused" in result["error"].lower()
+
+
 def test_unknown_hook_type_names_the_allowed_values():
     with pytest.raises(ValueError) as err:
         webhooks.run_webhooks([], "pre-release", PAYLOAD, direct())
