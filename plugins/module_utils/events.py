@@ -16,28 +16,11 @@ import json
 import re
 import string
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    DeliveryError,
-    InvalidInput,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
-    ConflictError,
-    api_action,
-    get_object,
-    get_resource,
-    read_once,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.names import (
-    primary_name,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.retry import (
-    call_with_retry,
-    update_guarded,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.status import (
-    CANARY_API_VERSION,
-    now_rfc3339,
-)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import ConflictError, api_action, get_object, get_resource, read_once
+from ansible_collections.progressive.delivery.plugins.module_utils.names import primary_name
+from ansible_collections.progressive.delivery.plugins.module_utils.retry import call_with_retry, update_guarded
+from ansible_collections.progressive.delivery.plugins.module_utils.status import CANARY_API_VERSION, now_rfc3339
 
 EVENT_SOURCE = "progressive-delivery"
 EVENT_REASON = "Synced"
@@ -54,51 +37,40 @@ EVENT_TEMPLATES = {
     "canary_unready": ("Warning", "canary {kind} {target} not ready: {detail}"),
     "starting_analysis": ("Normal", "Starting canary analysis for {target}"),
     "pre_rollout_passed": ("Normal", "Pre-rollout check {hook} passed"),
-    "pre_rollout_failed": ("Warning", "Halt {canary} advancement pre-rollout check {hook} failed "
-                                      "{detail}"),
+    "pre_rollout_failed": ("Warning", "Halt {canary} advancement pre-rollout check {hook} failed {detail}"),
     "confirm_rollout_passed": ("Normal", "Confirm-rollout check {hook} passed"),
     "waiting_approval": ("Warning", "Halt {canary} advancement waiting for approval {hook}"),
-    "waiting_traffic_increase": ("Warning", "Halt {canary} advancement waiting for traffic "
-                                            "increase approval {hook}"),
-    "waiting_promotion": ("Warning", "Halt {canary} advancement waiting for promotion approval "
-                                     "{hook}"),
+    "waiting_traffic_increase": ("Warning", "Halt {canary} advancement waiting for traffic increase approval {hook}"),
+    "waiting_promotion": ("Warning", "Halt {canary} advancement waiting for promotion approval {hook}"),
     "advance": ("Normal", "Advance {canary} canary weight {weight}"),
     "advance_primary": ("Normal", "Advance {canary} primary weight {weight}"),
     "halt": ("Warning", "Halt {canary} advancement {detail}"),
     # A check without data, in the three forms of Flagger's scheduler_metrics.go: a built-in
     # check (its provider is the mesh provider, traefik; {error} is what its query said), an
     # inline spec.analysis.metrics[].query, and a MetricTemplate.
-    "halt_no_values_builtin": ("Warning", "Halt advancement no values found for {provider} metric "
-                                          "{metric} probably {target} is not receiving "
-                                          "traffic{error}"),
+    "halt_no_values_builtin": ("Warning", "Halt advancement no values found for {provider} metric {metric} probably {target} is not receiving traffic{error}"),
     "halt_no_values_query": ("Warning", "Halt advancement no values found for metric: {metric}"),
-    "halt_no_values_template": ("Warning", "Halt advancement no values found for custom metric: "
-                                           "{metric}: {error}"),
+    "halt_no_values_template": ("Warning", "Halt advancement no values found for custom metric: {metric}: {error}"),
     # The primary not ready yet while a Canary is initialised (Flagger's IsPrimaryReady error).
     "initialising_primary_not_ready": ("Warning", "{primary} not ready: {detail}"),
     # Ours: an inconclusive judge that pauses (spec.analysis.judge.inconclusive: pause).
-    "paused_inconclusive": ("Warning", "Halt {canary} advancement {detail}; paused for a "
-                                       "decision: promote or abort"),
-    "halt_webhook": ("Warning", "Halt {canary} advancement external check {hook} failed "
-                                "{detail}"),
+    "paused_inconclusive": ("Warning", "Halt {canary} advancement {detail}; paused for a decision: promote or abort"),
+    "halt_webhook": ("Warning", "Halt {canary} advancement external check {hook} failed {detail}"),
     "copying": ("Normal", "Copying {target} template spec to {primary}"),
     "primary_not_ready": ("Normal", "Waiting for {primary} rollout to finish: {detail}"),
     "routing_to_primary": ("Normal", "Routing all traffic to primary"),
     "promoted": ("Normal", "Promotion completed! Scaling down {target}"),
-    "promoted_skipped": ("Normal", "Promotion completed! Canary analysis was skipped for "
-                                   "{target}"),
+    "promoted_skipped": ("Normal", "Promotion completed! Canary analysis was skipped for {target}"),
     "post_rollout_passed": ("Normal", "Post-rollout check {hook} passed"),
     "post_rollout_failed": ("Warning", "Post-rollout hook {hook} failed {detail}"),
-    "rollback_threshold": ("Warning", "Rolling back {canary} failed checks threshold reached "
-                                      "{failed_checks}"),
+    "rollback_threshold": ("Warning", "Rolling back {canary} failed checks threshold reached {failed_checks}"),
     "rollback_deadline": ("Warning", "Rolling back {canary} progress deadline exceeded {detail}"),
     "rollback_manual": ("Warning", "Rolling back {canary} manual webhook invoked"),
     "rollback_check_passed": ("Warning", "Rollback check {hook} passed"),
     "failed": ("Warning", "Canary failed! Scaling down {canary}"),
     "aborted": ("Warning", "Canary failed! Scaling down {canary} (aborted by an operator)"),
     "terminating": ("Normal", "Terminating canary {canary}"),
-    "promoted_by_operator": ("Normal", "Promotion completed! Scaling down {target} (promoted by an "
-                                       "operator)"),
+    "promoted_by_operator": ("Normal", "Promotion completed! Scaling down {target} (promoted by an operator)"),
 }
 
 

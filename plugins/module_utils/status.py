@@ -15,22 +15,9 @@ import copy
 import datetime
 import time
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    DeliveryError,
-    InvalidInput,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import (
-    ConflictError,
-    api_action,
-    get_object,
-    get_resource,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.retry import (
-    CONFLICT,
-    is_transient,
-    status_of,
-    update_guarded,
-)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import DeliveryError, InvalidInput
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s_client import ConflictError, api_action, get_object, get_resource
+from ansible_collections.progressive.delivery.plugins.module_utils.retry import CONFLICT, is_transient, status_of, update_guarded
 
 CANARY_API_VERSION = "flagger.app/v1beta1"
 

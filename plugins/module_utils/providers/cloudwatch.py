@@ -24,14 +24,8 @@ import json
 import os
 from xml.etree import ElementTree
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    InvalidInput,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
-    MetricProvider,
-    NoData,
-    number,
-)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import MetricProvider, NoData, number
 
 try:
     from urllib.parse import quote, urlsplit

@@ -19,14 +19,8 @@ __metaclass__ = type
 import base64
 import json
 
-from ansible_collections.progressive.delivery.plugins.module_utils.errors import (
-    InvalidInput,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import (
-    MetricProvider,
-    NoData,
-    number,
-)
+from ansible_collections.progressive.delivery.plugins.module_utils.errors import InvalidInput
+from ansible_collections.progressive.delivery.plugins.module_utils.providers.base import MetricProvider, NoData, number
 
 try:
     from cryptography.hazmat.primitives import hashes, serialization
