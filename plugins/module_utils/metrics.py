@@ -181,7 +181,7 @@ def _template_credentials(template, read_secret):
     cls = provider_class(template.provider_type, source)
     if not template.secret_ref:
         credentials = {}
-        if cls.missing_credentials(credentials) and cls.secret_required:
+        if cls.missing_credentials(credentials) and cls.needs_secret():
             raise InvalidInput("{0} needs spec.provider.secretRef: {1}".format(
                 source, cls.missing_credentials(credentials)))
         return credentials

@@ -75,6 +75,24 @@ def test_datadog_template_without_its_keys_is_refused_before_any_query():
                                      "datadog_application_key")
 
 
+@pytest.mark.parametrize("provider_type, key", [("dynatrace", "dynatrace_token"), ("splunk", "sf_token_key")])
+def test_a_provider_whose_key_goes_in_a_header_needs_a_secret_with_that_key(provider_type, key):
+    # The key a provider sends in its header is the one its Secret must hold, and without a
+    # secretRef the template is refused, naming that key.
+    params = {"template": {"apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate",
+                           "metadata": {"name": "errors", "namespace": "shop"},
+                           "spec": {"provider": {"type": provider_type, "address": "https://example.invalid"},
+                                    "query": "errors"}},
+              "namespace": "shop", "target": "cart", "interval": "1m", "threshold_range": {"max": 1}}
+    with pytest.raises(InvalidInput) as err:
+        plan_check(params, read_secret=lambda ns, name: {})
+    assert str(err.value) == "MetricTemplate shop/errors (provider {0}) needs spec.provider.secretRef: it needs the key {1}".format(
+        provider_type, key)
+    with pytest.raises(InvalidInput) as err:
+        provider_for(provider_type, "https://example.invalid", credentials={"other": "x"})
+    assert str(err.value) == "the {0} provider's credentials are incomplete: it needs the key {1}".format(provider_type, key)
+
+
 def test_datadog_template_gates_a_check_end_to_end(server):
     datadog = server(reply={"series": [{"pointlist": [[1.0, 3.5]]}]})
     params = {"template": {"apiVersion": "flagger.app/v1beta1", "kind": "MetricTemplate",

@@ -17,6 +17,7 @@ __metaclass__ = type
 import collections
 import math
 import re
+import string
 import time
 
 from ansible.module_utils.six.moves.urllib.parse import (  # pylint: disable=import-error
@@ -67,10 +68,12 @@ class MetricProvider(object):
     # How messages call the provider ("Cannot reach <label> at <address>").
     label = None
     # What the Secret named by secretRef must hold, checked before any query: a tuple of
-    # alternatives, each a tuple of keys that must all be present. Empty: nothing is required.
+    # alternatives, each a tuple of keys that must all be present. Empty: the keys that
+    # credential_headers name, if any (see credential_keys).
     required_credentials = ()
-    # Whether a template of this type must name a Secret (the service always needs a key).
-    secret_required = False
+    # Whether a template of this type must name a Secret (the service always needs a key); None:
+    # when the provider sends credential_headers (see needs_secret).
+    secret_required = None
     # The service's public address, used when the template gives none.
     default_address = None
     # When set, the template must give an address; the text says what one looks like.
@@ -120,17 +123,38 @@ class MetricProvider(object):
         raise NotImplementedError
 
     @classmethod
+    def needs_secret(cls):
+        """Whether a template of this type must name a Secret: ``secret_required`` when set, else
+        whether the provider sends its key in headers (a service that always needs one)."""
+        if cls.secret_required is not None:
+            return cls.secret_required
+        return bool(cls.credential_headers)
+
+    @classmethod
+    def credential_keys(cls):
+        """``required_credentials``, or else one alternative: the keys ``credential_headers`` name."""
+        if cls.required_credentials or not cls.credential_headers:
+            return cls.required_credentials
+        keys = []
+        for _header, value in cls.credential_headers:
+            for _text, field, _spec, _conversion in string.Formatter().parse(value):
+                if field and field not in keys:
+                    keys.append(field)
+        return (tuple(keys),)
+
+    @classmethod
     def missing_credentials(cls, credentials):
         """A sentence naming what the Secret lacks, or None when it is enough."""
-        if not cls.required_credentials:
+        alternatives = cls.credential_keys()
+        if not alternatives:
             return None
         present = set(k for k, v in (credentials or {}).items() if v)
-        for keys in cls.required_credentials:
+        for keys in alternatives:
             if set(keys) <= present:
                 return None
         return "it needs the key{0} {1}".format(
-            "s" if len(cls.required_credentials) > 1 or len(cls.required_credentials[0]) > 1
-            else "", " or ".join(" and ".join(keys) for keys in cls.required_credentials))
+            "s" if len(alternatives) > 1 or len(alternatives[0]) > 1
+            else "", " or ".join(" and ".join(keys) for keys in alternatives))
 
     def now(self):
         """Seconds since the epoch: the end of a query's time window."""

@@ -25,10 +25,8 @@ WINDOW_INTERVALS = 10
 class DatadogProvider(MetricProvider):
     type = "datadog"
     label = "Datadog"
-    required_credentials = (("datadog_api_key", "datadog_application_key"),)
     credential_headers = (("DD-API-KEY", "{datadog_api_key}"),
                           ("DD-APPLICATION-KEY", "{datadog_application_key}"))
-    secret_required = True
     default_address = DEFAULT_ADDRESS
 
     def run_query(self, query):

@@ -24,9 +24,7 @@ WINDOW_INTERVALS = 10
 class DynatraceProvider(MetricProvider):
     type = "dynatrace"
     label = "Dynatrace"
-    required_credentials = (("dynatrace_token",),)
     credential_headers = (("Authorization", "Api-Token {dynatrace_token}"),)
-    secret_required = True
     address_needed = "the environment's URL such as https://abc123.live.dynatrace.com"
 
     def run_query(self, query):

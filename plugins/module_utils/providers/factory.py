@@ -87,7 +87,7 @@ def provider_for(provider_type, address, credentials=None, insecure_skip_verify=
     A provider that always needs a Secret is refused here, naming the keys, when they are absent.
     """
     cls = provider_class(provider_type)
-    missing = cls.missing_credentials(credentials or {}) if cls.secret_required else None
+    missing = cls.missing_credentials(credentials or {}) if cls.needs_secret() else None
     if missing:
         raise InvalidInput("the {0} provider's credentials are incomplete: {1}".format(
             provider_type, missing))

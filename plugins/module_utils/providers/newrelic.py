@@ -26,7 +26,6 @@ class NewRelicProvider(MetricProvider):
     label = "New Relic"
     required_credentials = (("newrelic_account_id", "newrelic_query_key"),)
     credential_headers = (("X-Query-Key", "{newrelic_query_key}"),)
-    secret_required = True
     default_address = DEFAULT_ADDRESS
 
     def _ask(self, nrql):

@@ -76,9 +76,7 @@ def last_value(events):
 class SplunkProvider(MetricProvider):
     type = "splunk"
     label = "Splunk Observability"
-    required_credentials = (("sf_token_key",),)
     credential_headers = (("X-SF-Token", "{sf_token_key}"),)
-    secret_required = True
     address_needed = "such as https://api.us1.signalfx.com"
 
     def configure(self):
