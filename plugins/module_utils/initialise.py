@@ -424,14 +424,11 @@ class Initialiser(object):
             # Flagger records why on each tick while it waits; one Event says it here.
             self._announce("initialising_primary_not_ready",
                            detail=primary_not_ready_detail(message, self.workload.primary))
-            ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,
-                                                            POLL_SECONDS)
-        if not ready:
-            raise DeliveryError(
-                "Primary {0} {1}/{2} was not ready within {3}s "
-                "(progressDeadlineSeconds): {4}; the target was left running".format(
-                    self.workload.kind, self.namespace, self.workload.primary, self.timeout,
-                    message))
+            self.workload.wait_for_primary_or_raise(
+                self.timeout, self.clock, self.sleep, POLL_SECONDS,
+                lambda primary, why: DeliveryError(
+                    "Primary {0} was not ready within {1}s (progressDeadlineSeconds): {2}; the target "
+                    "was left running".format(primary, self.timeout, why)))
 
     def scale_target_to_zero(self):
         if self.workload.is_scaled_to_zero(self.target):

@@ -91,17 +91,13 @@ class Promotion(object):
             self.workload.configs.write_copy(kind, wanted, current)
 
     def _wait_for_primary(self):
-        ready, message = self.workload.wait_for_primary(self.timeout, self.clock, self.sleep,
-                                                        POLL_SECONDS)
-        if not ready:
-            raise DeliveryError(
-                "primary {0} {1}/{2} did not finish its rollout within {3}s ({4}); "
-                "traffic routing was left unchanged and the canary was not scaled down".format(
-                    self.workload.kind, self.namespace, self.primary, _seconds(self.timeout), message),
+        return self.workload.wait_for_primary_or_raise(
+            self.timeout, self.clock, self.sleep, POLL_SECONDS,
+            lambda primary, why: DeliveryError(
+                "primary {0} did not finish its rollout within {1}s ({2}); traffic routing was left "
+                "unchanged and the canary was not scaled down".format(primary, _seconds(self.timeout), why),
                 timings=self.timings, actions=self.actions, primary_not_ready=True,
-                primary_message="{0}.{1} not ready: {2}".format(
-                    self.primary, self.namespace, message))
-        return message
+                primary_message="{0}.{1} not ready: {2}".format(self.primary, self.namespace, why)))
 
     def _timed(self, key, func, *args):
         start = self.clock()

@@ -59,7 +59,9 @@ options:
     default: 600
 seealso:
   - module: progressive.delivery.canary_promote
+    description: Copies the canary's template to the primary; the canary is then scaled to zero.
   - module: progressive.delivery.canary_init
+    description: Creates the primary, after which the target is scaled to zero until a release.
 """
 
 EXAMPLES = r"""

@@ -342,6 +342,15 @@ class Target(abc.ABC):
         ``(ready, message)``. The caller says what a primary that is not ready means."""
         return _poll(self.is_primary_ready, timeout, clock, sleep, poll_seconds)
 
+    def wait_for_primary_or_raise(self, timeout, clock, sleep, poll_seconds, failure):
+        """``wait_for_primary``, returning the ready primary's message; when it is not ready in
+        time, raise the error ``failure(primary, message)`` builds, ``primary`` being
+        ``<kind> <namespace>/<name>``: the caller says what was left as it was."""
+        ready, message = self.wait_for_primary(timeout, clock, sleep, poll_seconds)
+        if not ready:
+            raise failure("{0} {1}/{2}".format(self.kind, self.namespace, self.primary), message)
+        return message
+
     def wait_until_ready(self, name, ready_threshold, timeout, clock, sleep, poll_seconds):
         """Poll the object ``name`` (of this kind) until ``ready_threshold`` percent of its pods
         are ready or ``timeout`` seconds passed; the last ``(ready, message)``."""
