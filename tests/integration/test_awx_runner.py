@@ -29,6 +29,7 @@ from pdtest.checkout import ROOT, VENV_BIN
 from pdtest.load import Load, versions_through_traefik
 from pdtest.manifests import fast_canary
 from pdtest.playbooks import ansible_env
+from pdtest.procs import tied
 from pdtest.sandbox import get_json
 from pdtest.timeouts import guard
 
@@ -142,7 +143,7 @@ def private_data_dir(tmp_path, namespace, canary):
 def run_job(pdd, env, ident, timeout=300):
     """`ansible-runner run` as AWX's dispatcher starts it: no stdin, a session of its own."""
     cmd = [str(VENV_BIN / "ansible-runner"), "run", str(pdd), "-p", "canary.yml", "--ident", ident]
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(tied(cmd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
         _out, err = proc.communicate(timeout=guard(timeout))

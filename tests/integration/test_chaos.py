@@ -14,6 +14,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from pdtest.procs import tied
 from pdtest.timeouts import guard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +23,8 @@ RUNS = int(os.environ.get("CHAOS_RUNS", "3"))
 
 def test_releases_killed_under_api_faults_converge_on_the_next_run(sandbox):
     namespace = "chaos-{0}".format(uuid.uuid4().hex[:8])
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "chaos.py"), "--runs", str(RUNS),
-                             "--sandbox-env", str(sandbox.env_file), "--namespace", namespace],
+    proc = subprocess.Popen(tied([sys.executable, str(ROOT / "scripts" / "chaos.py"), "--runs", str(RUNS),
+                                  "--sandbox-env", str(sandbox.env_file), "--namespace", namespace]),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
                             start_new_session=True)
     try:

@@ -9,6 +9,7 @@ from pdtest.apps import deploy_pair, install_crds
 from pdtest.checkout import ROOT, VENV_BIN
 from pdtest.manifests import host_for
 from pdtest.playbooks import ansible_env, run_tasks
+from pdtest.procs import tied
 from pdtest.sandbox import wait_until
 
 CANARY_ONLY = {"podinfo-primary": 0, "podinfo-canary": 100}
@@ -206,7 +207,7 @@ def test_bearer_token_never_appears_in_verbose_output(sandbox, namespace, tmp_pa
         ],
     }]))
 
-    done = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-vvv", str(playbook)], env=ansible_env(sandbox),
+    done = subprocess.run(tied([VENV_BIN / "ansible-playbook", "-vvv", playbook]), env=ansible_env(sandbox),
                           capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
 
     output = done.stdout + done.stderr

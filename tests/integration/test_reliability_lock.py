@@ -17,6 +17,7 @@ import yaml
 
 from pdtest.checkout import ROOT, VENV_BIN
 from pdtest.playbooks import ansible_env
+from pdtest.procs import tied
 from pdtest.sandbox import wait_until
 from pdtest.timeouts import guard
 
@@ -41,7 +42,7 @@ class Run:
         env["ANSIBLE_STDOUT_CALLBACK"] = "json"
         cmd = [str(VENV_BIN / "ansible-playbook"), str(playbook)] + (["--check"] if check else [])
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        self.proc = subprocess.Popen(tied(cmd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      cwd=ROOT, start_new_session=True)
 
     def results(self, timeout=120):

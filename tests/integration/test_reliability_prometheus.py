@@ -18,6 +18,7 @@ import pytest
 
 from pdtest.load import Load
 from pdtest.playbooks import run_tasks
+from pdtest.procs import tied
 from pdtest.sandbox import wait_for_series, wait_until
 
 from canary_world import build_world, canary_manifest, canary_service_series, canary_status, run_task
@@ -67,8 +68,8 @@ class OwnPrometheus:
             "    static_configs: [{{targets: ['{1}']}}]\n".format(traefik.path or "/metrics", traefik.netloc))
         self.log = open(workdir / "prometheus.log", "w")
         self.proc = subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + str(config), "--storage.tsdb.path=" + str(workdir / "data"),
-             "--web.listen-address=127.0.0.1:{0}".format(port), "--query.max-samples=1"],
+            tied([PROMETHEUS, "--config.file=" + str(config), "--storage.tsdb.path=" + str(workdir / "data"),
+                  "--web.listen-address=127.0.0.1:{0}".format(port), "--query.max-samples=1"]),
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, namespace):

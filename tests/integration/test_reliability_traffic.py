@@ -15,6 +15,7 @@ from pdtest.apps import deploy_podinfo, set_image
 from pdtest.load import Load, versions_through_traefik
 from pdtest.manifests import fast_canary, host_for, write_canary
 from pdtest.playbooks import run_playbook
+from pdtest.procs import tied
 from pdtest.sandbox import get_json
 
 from traffic_world import scratch_namespace
@@ -29,8 +30,8 @@ class HeyRun:
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
-            ["hey", "-z", "600s", "-c", str(workers), "-q", str(rps // workers), "-host", host_for(namespace),
-             sandbox.traefik_url + "/"],
+            tied(["hey", "-z", "600s", "-c", str(workers), "-q", str(rps // workers), "-host", host_for(namespace),
+                  sandbox.traefik_url + "/"]),
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def finish(self):

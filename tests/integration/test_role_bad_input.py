@@ -21,6 +21,7 @@ from pdtest.apps import install_crds
 from pdtest.checkout import ROOT, VENV_BIN
 from pdtest.manifests import example_docs, fast_canary
 from pdtest.playbooks import ansible_env, run_playbook
+from pdtest.procs import tied
 
 from cluster_snapshot import api_kinds, diff, settled_snapshot, snapshot
 
@@ -240,7 +241,7 @@ def run_shard(sandbox, tmp_path, index, cases):
     playbook = tmp_path / "shard-{0}.yml".format(index)
     results_file = tmp_path / "shard-{0}.json".format(index)
     playbook.write_text(yaml.safe_dump(shard_playbook(cases, results_file), width=1000))
-    done = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(playbook)], env=ansible_env(sandbox),
+    done = subprocess.run(tied([VENV_BIN / "ansible-playbook", playbook]), env=ansible_env(sandbox),
                           capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
     if not results_file.exists():
         raise AssertionError("shard {0} wrote no results:\n{1}\n{2}".format(index, done.stdout[-3000:],

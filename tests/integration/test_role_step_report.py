@@ -25,6 +25,7 @@ from pdtest.checkout import ROOT
 from pdtest.load import Load
 from pdtest.manifests import fast_canary, write_canary
 from pdtest.playbooks import ansible_env, kill_release, playbook_command, run_playbook
+from pdtest.procs import tied
 from pdtest.sandbox import canary_events, wait_until
 from pdtest.timeouts import guard
 
@@ -145,7 +146,7 @@ def screenshot(html_path, png_path, profile_dir):
     cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
            f"--user-data-dir={profile_dir}", f"--screenshot={png_path}", "--window-size=1000,1400",
            html_path.as_uri()]
-    browser = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    browser = subprocess.Popen(tied(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:
         out = browser.communicate(timeout=guard(120))[0]

@@ -6,6 +6,7 @@
 - ``apps``: the sample app and its neighbours put into a sandbox namespace
 - ``playbooks``: ansible-playbook runs, with or without a cluster
 - ``load``: steady load with `hey` and requests through Traefik
+- ``procs``: ``tied``, so that what a test starts ends with a killed test process
 - ``fake_k8s``, ``fake_time``, ``http_recorder``: stand-ins for unit tests
 
 Installed editable by scripts/setup.sh (``pip install -e tests/support``) together with the

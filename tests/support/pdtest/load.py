@@ -8,12 +8,13 @@ from collections import Counter
 import requests
 
 from .manifests import host_for
+from .procs import tied
 
 
 def hey_command(url, host, rps, seconds):
     """`hey` sending about ``rps`` requests per second to ``url`` as ``host`` for ``seconds`` (two
-    workers, each at half the rate)."""
-    return ["hey", "-z", "{0}s".format(seconds), "-q", str(max(1, rps // 2)), "-c", "2", "-host", host, url]
+    workers, each at half the rate), tied to the caller (procs.tied)."""
+    return tied(["hey", "-z", "{0}s".format(seconds), "-q", str(max(1, rps // 2)), "-c", "2", "-host", host, url])
 
 
 class Load:

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from .checkout import ROOT, VENV_BIN, collections_path
+from .procs import tied
 from .timeouts import guard
 
 QUIET = {
@@ -54,7 +55,8 @@ def ansible_env(sandbox=None, *, as_admin=False, kubeconfig=None, callback="defa
 
 
 def playbook_command(playbook="canary.yml", *, extra_vars=None, check=False, inventory=None, args=()):
-    """``ansible-playbook`` of the venv; a bare ``playbook`` name is one of playbooks/."""
+    """``ansible-playbook`` of the venv, tied to the caller (procs.tied); a bare ``playbook`` name is
+    one of playbooks/."""
     path = Path(playbook)
     if not path.is_absolute() and len(path.parts) == 1:
         path = ROOT / "playbooks" / path
@@ -65,7 +67,7 @@ def playbook_command(playbook="canary.yml", *, extra_vars=None, check=False, inv
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
         cmd.append("--check")
-    return cmd + list(args)
+    return tied(cmd + list(args))
 
 
 def run_playbook(sandbox, playbook="canary.yml", *, extra_vars=None, check=False, timeout=300, args=(),
