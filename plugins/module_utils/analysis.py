@@ -367,16 +367,18 @@ def evaluate_comparisons(canary, prometheus, reader, provider_factory=build_prov
     return results
 
 
-def update_status_guarded(client, namespace, name, compute, check_mode=False, known=None):
+def update_status_guarded(client, namespace, name, compute, check_mode=False, known=None,
+                          on_written=None):
     """Read-modify-write of the Canary's status, guarded by resourceVersion.
 
     ``compute(status)`` returns the Flagger-named changes for the freshly read status, so an
     increment is always applied to the latest count: on 409 Conflict we read again and
-    recompute. ``known`` (the Canary read earlier in this tick) saves the first read.
+    recompute. ``known`` (the Canary read earlier in this tick) saves the first read;
+    ``on_written`` is given the Canary as written (see write_status).
     Returns ``(changed, before, after)``.
     """
     return write_status(client, namespace, name, compute, check_mode=check_mode,
-                        known=known)
+                        known=known, on_written=on_written)
 
 
 def new_tick_id():
@@ -424,7 +426,8 @@ def canary_readiness(canary, workload, target_obj, canary_obj, now):
 def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sender=None,
              check_mode=False, provider_factory=build_provider, sleep=time.sleep,
              traffic_gate=True, tick_id=None, before_write=None, signals=None,
-             phase=PROGRESSING, measure=True, record_pass=True, clock=time.time):
+             phase=PROGRESSING, measure=True, record_pass=True, clock=time.time,
+             known=None, on_written=None):
     """Run one analysis tick at ``weight`` and return the module's result dict.
 
     ``tick_id`` names this call's check (one is made up when not given); see count_failed_check.
@@ -434,6 +437,9 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
     WaitingPromotion while a confirm-promotion gate is closed). Without ``measure`` the tick stops
     after the rollback hooks (a gate's wait before any traffic reached the canary); without
     ``record_pass`` a passing tick writes nothing (a wait at a weight already recorded).
+    ``known`` is the Canary as this process just wrote it (None: the tick reads it);
+    ``on_written(canary)`` is given the Canary as a passing tick's status write left it, so the
+    next weight is recorded on top of it without reading it again.
     """
     namespace, name = canary["namespace"], canary["name"]
     threshold = canary["analysis"]["threshold"]
@@ -459,7 +465,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
         "events": [],
         "msg": "",
     }
-    canary_obj = read_canary(client, namespace, name)
+    canary_obj = known or read_canary(client, namespace, name)
     if canary_obj is None:
         raise DeliveryError(
             "Canary {0}/{1} not found in the cluster; the analysis keeps its failed checks in "
@@ -569,7 +575,7 @@ def run_tick(client, canary, weight, revision=None, wait=0, prometheus=None, sen
             client, namespace, name,
             lambda status: {"canaryWeight": weight,
                             "iterations": int(status.get("iterations") or 0) + 1},
-            check_mode=check_mode, known=canary_obj)
+            check_mode=check_mode, known=canary_obj, on_written=on_written)
         result.update(changed=changed, passed=True,
                       failed_checks=int(after.get("failedChecks") or 0),
                       msg="weight {0}: {1}: passed".format(weight, summary))

@@ -196,7 +196,7 @@ def _replace_status(client, resource, body, namespace, name):
 
 
 def write_status(client, namespace, name, changes, condition=None, target_kind="Deployment",
-                 check_mode=False, now=None, known=None):
+                 check_mode=False, now=None, known=None, on_written=None):
     """Write ``changes`` to the Canary's status subresource.
 
     The write carries the resourceVersion that was read; on 409 Conflict or a transient fault
@@ -208,6 +208,8 @@ def write_status(client, namespace, name, changes, condition=None, target_kind="
 
     ``known`` is the Canary as the caller just read it: the first attempt writes on top of it
     without reading again (a stale one costs a 409 and a re-read, never a lost change).
+    ``on_written(canary)`` (optional) is given the Canary as the server answered the write, the
+    ``known`` of a caller's next write.
     """
     if not callable(changes):
         validate_status_changes(changes)
@@ -252,6 +254,8 @@ def write_status(client, namespace, name, changes, condition=None, target_kind="
             raise
         written = result.to_dict() if hasattr(result, "to_dict") else result
         seen["written"] = (written or {}).get("status", seen["after"])
+        if on_written is not None and written:
+            on_written(copy.deepcopy(written))
         return written
 
     if check_mode:

@@ -661,20 +661,23 @@ from ansible_collections.progressive.delivery.plugins.module_utils.webhooks impo
 )
 
 
-def advance_weight(client, canary, router, weight, sender, signals):
+def advance_weight(client, canary, router, weight, sender, signals, known=None,
+                   on_written=None):
     """Shift the canary to ``weight`` and record it as Flagger does, once per weight.
 
     Doing this in the analysing call saves a module start per step; a retry of the same tick
-    finds the weight set and the status at it, and writes nothing.
+    finds the weight set and the status at it, and writes nothing. ``known`` is the Canary as the
+    tick before this weight wrote it (None: read it); ``on_written`` is given the Canary as this
+    weight's status write left it.
     """
     weights = split_weights(weight)
     routed = router.set_routes(weights["primary"], weights["canary"])
-    canary_obj = read_canary(client, canary["namespace"], canary["name"])
+    canary_obj = known or read_canary(client, canary["namespace"], canary["name"])
     recorded = ((canary_obj or {}).get("status") or {}).get("canaryWeight")
     if canary_obj is None or (recorded == weight and not routed["changed"]):
         return routed["changed"]
     write_status(client, canary["namespace"], canary["name"], {"canaryWeight": weight},
-                 known=canary_obj)
+                 known=canary_obj, on_written=on_written)
     event_type, message = event_message("advance", canary, weight=weight)
     canary_obj.setdefault("status", {})["canaryWeight"] = weight
     announce(client, canary, canary_obj, event_type, message, sender, signals)
@@ -833,19 +836,31 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch, met
             first[0] = False
             if revision and ClusterReader(client).target_revision(canary) != revision:
                 return False
-        advanced = advance_weight(client, canary, router, weight, sender, signals)
+        advanced = advance_weight(client, canary, router, weight, sender, signals,
+                                  known=last_written(), on_written=remember)
         if advanced:
             metrics.weight(weight)
         return advanced
 
     ticks = []
+    # The Canary as this call last wrote it (a weight's record, a passing tick's), which the next
+    # write or tick takes instead of reading it again; a change made since by anyone else costs
+    # that write a 409 and a fresh read, never a lost change. Taken once: what comes after it in
+    # the loop either writes the Canary (and remembers it anew) or leaves the next one to read.
+    written = {}
+
+    def remember(obj):
+        written["canary"] = obj
+
+    def last_written():
+        return written.pop("canary", None)
 
     def tick(weight):
         started = time.time()
         result = metrics.timed(lambda sleep: run_tick(
             client, canary, weight, revision=revision, wait=params["wait"], prometheus=prometheus,
             sender=sender, traffic_gate=False, sleep=sleep, before_write=watch.check,
-            signals=signals), watch.sleep)
+            signals=signals, known=last_written(), on_written=remember), watch.sleep)
         ticks.append(tick_record(result, started, time.time()))
         return result
 
@@ -856,6 +871,7 @@ def run_step_loop(module, client, canary, router, prometheus, sender, watch, met
         # passes, the weight being recorded already.
         # Its metric values and duration reach the Pushgateway as an analysis tick's do.
         started = time.time()
+        written.clear()  # a closed gate's wait reads the Canary afresh each interval
         result = metrics.timed(lambda sleep: run_tick(
             client, canary, weight or 0, revision=revision, wait=params["wait"],
             prometheus=prometheus, sender=sender, traffic_gate=False, sleep=sleep,

@@ -22,9 +22,11 @@ class FakeResource(object):
         self.objects = objects
         self.conflicts = conflicts
         self.writes = 0
+        self.reads = 0
 
     def get(self, name, namespace):
         from kubernetes.dynamic.exceptions import NotFoundError
+        self.reads += 1
         if (namespace, name) not in self.objects:
             raise NotFoundError(ApiException(status=404, reason="Not Found"))
         return Obj(copy.deepcopy(self.objects[(namespace, name)]))
@@ -119,6 +121,61 @@ def test_conflicts_are_retried_on_fresh_reads():
     route_traffic(client_with(resource), Route("test", "podinfo"), 10)
     assert resource.writes == 1
     assert resource.objects[("test", "podinfo")]["metadata"]["resourceVersion"] == "8"
+
+
+class VersionedResource(FakeResource):
+    """Answers 409 to a write whose resourceVersion is not the stored one, as Kubernetes does."""
+
+    def replace(self, body, namespace, name):
+        if body["metadata"]["resourceVersion"] != self.objects[(namespace, name)]["metadata"]["resourceVersion"]:
+            raise ConflictError(ApiException(status=409, reason="Conflict"))
+        return super(VersionedResource, self).replace(body, namespace, name)
+
+
+def _weights(resource):
+    services = resource.objects[("test", "podinfo")]["spec"]["weighted"]["services"]
+    return dict((s["name"], s["weight"]) for s in services)
+
+
+def test_a_route_moved_step_by_step_reads_its_traefikservice_once():
+    resource = VersionedResource({("test", "podinfo"): traefik_service({"podinfo-primary": 100})})
+    client, route = client_with(resource), Route("test", "podinfo")
+    for weight in (20, 40, 60):
+        assert route_traffic(client, route, weight)["changed"]
+    assert resource.reads == 1 and resource.writes == 3
+    assert _weights(resource) == {"podinfo-primary": 40, "podinfo-canary": 60}
+    # the last step's weights as the write before it left them
+    assert route_traffic(client, route, 0)["previous"] == {"primary": 40, "canary": 60}
+    assert resource.reads == 1
+
+
+def test_a_change_made_between_steps_costs_a_read_and_is_kept():
+    resource = VersionedResource({("test", "podinfo"): traefik_service({"podinfo-primary": 100})})
+    client, route = client_with(resource), Route("test", "podinfo")
+    route_traffic(client, route, 20)
+    # someone adds a key to the primary's entry in between
+    stored = resource.objects[("test", "podinfo")]
+    stored["spec"]["weighted"]["services"][0]["passHostHeader"] = False
+    stored["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 1)
+    route_traffic(client, route, 40)
+    assert resource.reads == 2 and resource.writes == 2
+    assert _weights(resource) == {"podinfo-primary": 60, "podinfo-canary": 40}
+    assert resource.objects[("test", "podinfo")]["spec"]["weighted"]["services"][0]["passHostHeader"] is False
+
+
+def test_the_same_weights_again_are_checked_on_a_fresh_read():
+    resource = VersionedResource({("test", "podinfo"): traefik_service({"podinfo-primary": 100})})
+    client, route = client_with(resource), Route("test", "podinfo")
+    route_traffic(client, route, 20)
+    # someone puts all traffic back on the primary; asking for 20 again must see it and write
+    stored = resource.objects[("test", "podinfo")]
+    stored["spec"]["weighted"]["services"] = stored["spec"]["weighted"]["services"][:1]
+    stored["spec"]["weighted"]["services"][0]["weight"] = 100
+    stored["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 1)
+    result = route_traffic(client, route, 20)
+    assert result["changed"] and result["previous"] == {"primary": 100, "canary": 0}
+    assert resource.reads == 2
+    assert _weights(resource) == {"podinfo-primary": 80, "podinfo-canary": 20}
 
 
 def test_endless_conflicts_give_up_with_a_clear_message():

@@ -277,12 +277,19 @@ def _counting_reads(monkeypatch, canaries):
     return reads
 
 
-def test_a_known_fresh_canary_is_written_without_reading_it_again(monkeypatch):
+def _known_canary(monkeypatch, status, conflicts):
+    """A Canary at resourceVersion 7 as a caller read it, its endpoint (answering 409 to the
+    first ``conflicts`` writes) and the list of the reads made."""
     obj = {"metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "7"},
-           "status": {"phase": "Progressing", "failedChecks": 3}}
+           "status": status}
     canaries = FakeCanaries(yaml.safe_load(yaml.safe_dump(obj)))
-    canaries.conflicts = 0
-    reads = _counting_reads(monkeypatch, canaries)
+    canaries.conflicts = conflicts
+    return obj, canaries, _counting_reads(monkeypatch, canaries)
+
+
+def test_a_known_fresh_canary_is_written_without_reading_it_again(monkeypatch):
+    obj, canaries, reads = _known_canary(
+        monkeypatch, {"phase": "Progressing", "failedChecks": 3}, conflicts=0)
 
     changed, _before, after = status_mod.write_status(FakeClient(canaries), "test", "podinfo",
                                                       {"canaryWeight": 30}, now=T0, known=obj)
@@ -293,10 +300,9 @@ def test_a_known_fresh_canary_is_written_without_reading_it_again(monkeypatch):
 
 
 def test_a_stale_known_canary_costs_a_conflict_and_a_read_but_loses_nothing(monkeypatch):
-    obj = {"metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "7"},
-           "status": {"phase": "Progressing", "failedChecks": 3}}
-    canaries = FakeCanaries(yaml.safe_load(yaml.safe_dump(obj)))  # answers 409 once, raising failedChecks to 4
-    reads = _counting_reads(monkeypatch, canaries)
+    # answers 409 once, raising failedChecks to 4
+    obj, canaries, reads = _known_canary(
+        monkeypatch, {"phase": "Progressing", "failedChecks": 3}, conflicts=1)
 
     _changed, _before, after = status_mod.write_status(
         FakeClient(canaries), "test", "podinfo",
@@ -305,6 +311,34 @@ def test_a_stale_known_canary_costs_a_conflict_and_a_read_but_loses_nothing(monk
     assert reads == ["podinfo"]
     assert after["failedChecks"] == 5
     assert obj["status"]["failedChecks"] == 3  # the caller's copy is left alone
+
+
+class VersioningClient(FakeClient):
+    """Raises the resourceVersion with every write and answers with the object as stored."""
+
+    def replace(self, resource, body=None, name=None, namespace=None):
+        stored = yaml.safe_load(yaml.safe_dump(body))
+        written = super(VersioningClient, self).replace(resource, stored, name, namespace)
+        stored["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 1)
+        return written
+
+
+def test_the_canary_as_written_is_the_next_writes_known_canary(monkeypatch):
+    obj, canaries, reads = _known_canary(
+        monkeypatch, {"phase": "Progressing", "iterations": 1}, conflicts=0)
+    client, written = VersioningClient(canaries), []
+
+    status_mod.write_status(client, "test", "podinfo", {"canaryWeight": 20}, now=T0, known=obj,
+                            on_written=written.append)
+    assert written[0]["metadata"]["resourceVersion"] == "8"
+    # the next write goes on top of the answer: no read, no conflict (the stale copy would fail
+    # the client's resourceVersion check)
+    _changed, _before, after = status_mod.write_status(
+        client, "test", "podinfo", {"canaryWeight": 40}, now=T0, known=written[0],
+        on_written=written.append)
+    assert reads == []
+    assert after["canaryWeight"] == 40 and canaries.obj["metadata"]["resourceVersion"] == "9"
+    assert [w["metadata"]["resourceVersion"] for w in written] == ["8", "9"]
 
 
 # --- events: identical events share a name and raise its count ---------------------------

@@ -164,3 +164,26 @@ def test_a_tick_without_measuring_only_asks_the_rollback_hooks(monkeypatch):
 
     assert result["rollback_requested"] is True
     assert world.measured == 0 and world.events == [("Warning", "Rollback check stop passed")]
+
+
+def test_a_tick_given_the_canary_as_just_written_reads_it_no_more_and_hands_its_write_on(
+        monkeypatch):
+    world = World(monkeypatch, deployment(2))
+    reads, writes = [], []
+    just_written = {"metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "9"},
+                    "status": {"phase": "Progressing", "failedChecks": 0, "canaryWeight": 20}}
+    monkeypatch.setattr(analysis, "read_canary",
+                        lambda *a, **k: reads.append(a[1:]) or dict(just_written))
+    monkeypatch.setattr(analysis, "update_status_guarded",
+                        lambda *a, **k: writes.append(k) or (True, {}, {"failedChecks": 0}))
+
+    def remember(_obj):
+        return None
+
+    result = world.tick(canary(), known=just_written, on_written=remember)
+
+    assert reads == [] and result["passed"] is True
+    assert writes[0]["known"] is just_written and writes[0]["on_written"] is remember
+    # without it, the tick reads the Canary itself
+    world.tick(canary())
+    assert reads == [("test", "podinfo")]

@@ -225,6 +225,9 @@ class Route(object):
         # The group/version found served by the first plan; a loop that routes the same
         # TraefikService again does not ask discovery on every write.
         self.resolved_api_version = None
+        # The TraefikService as this process last wrote it: the next plan that changes the
+        # weights writes on top of it instead of reading it again (see plan_route).
+        self.last_written = None
 
     @classmethod
     def for_canary(cls, canary, api_version=None):
@@ -273,6 +276,15 @@ def plan_route(client, route, canary_weight, create=False, takeover=False):
     api_version = route.resolved_api_version or detect_api_version(client, route.requested_api_version)
     route.resolved_api_version = api_version
     resource = get_resource(client, api_version, "TraefikService")
+    # A step loop moves the weights of the TraefikService it wrote a step ago: a plan made on
+    # that copy saves a read per step. It is used only for a plan that writes, and the write
+    # carries the copy's resourceVersion, so a change made since by anyone else costs a 409 and a
+    # fresh read, never a lost change; a plan that would write nothing reads the object anew.
+    written, route.last_written = route.last_written, None
+    if written is not None and not takeover:
+        plan = _plan_on(route, written, weights, api_version, resource, takeover)
+        if plan.changed:
+            return plan
     current = get_object(resource, route.namespace, route.name)
     if current is None:
         if not create:
@@ -285,7 +297,11 @@ def plan_route(client, route, canary_weight, create=False, takeover=False):
                                    weights["primary"], weights["canary"], route.sticky,
                                    route.namespace)
         return RoutePlan(route, api_version, resource, None, spec, None, weights)
+    return _plan_on(route, current, weights, api_version, resource, takeover)
 
+
+def _plan_on(route, current, weights, api_version, resource, takeover):
+    """The plan for an existing TraefikService as ``current`` shows it."""
     spec = current.get("spec") or {}
     try:
         previous = read_weights(spec, route.primary_service, route.canary_service)
@@ -314,7 +330,7 @@ def apply_route(plan, check_mode=False):
         body = build_traefik_service(route.name, route.namespace, plan.api_version,
                                      plan.desired_spec, route.labels, route.annotations,
                                      route.owner)
-        return create_object(plan.resource, route.namespace, body)
+        return _remembered(route, create_object(plan.resource, route.namespace, body))
 
     def mutate(obj):
         spec = obj.get("spec") or {}
@@ -338,7 +354,15 @@ def apply_route(plan, check_mode=False):
 
     _before, after = replace_with_retry(plan.resource, route.namespace, route.name, mutate,
                                         known=plan.current)
-    return after
+    return _remembered(route, after)
+
+
+def _remembered(route, obj):
+    """``obj``, kept as the route's last written TraefikService when a guarded write can go on
+    top of it (it carries a resourceVersion)."""
+    if ((obj or {}).get("metadata") or {}).get("resourceVersion"):
+        route.last_written = obj
+    return obj
 
 
 def route_traffic(client, route, canary_weight, create=False, takeover=False, check_mode=False):
