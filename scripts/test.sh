@@ -29,7 +29,7 @@ trap stop_static EXIT
 trap 'exit 130' INT TERM
 
 "$VENV/bin/python" -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile --no-loadscope-reorder \
-  --durations=30 tests
+  --durations=30 --junitxml=build/reports/pytest.xml tests
 pytest_rc=$?
 pytest_seconds=$((SECONDS - started))
 

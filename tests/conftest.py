@@ -11,7 +11,8 @@ pytest_plugins = ["kubesandbox.fixtures"]
 
 # Files whose tests each drive whole releases, longest first. With several pytest workers
 # (make test, --no-loadscope-reorder) files are handed out in collection order, so starting these
-# first keeps one long file from running alone at the end.
+# first keeps one long file from running alone at the end. `make test` keeps pytest's JUnit report
+# in build/reports/pytest.xml; scripts/suite_durations.py prints the files by their time from it.
 LONG_FIRST = ("test_chaos.py", "test_role_service_name.py", "test_role_seed_and_restart.py",
               "test_judge_inconclusive_pause.py", "test_role_alerts_and_events.py",
               "test_role_watched_waits.py", "test_routing_sticky_canary.py",
