@@ -41,8 +41,16 @@ def start_workloads(sb):
     sb.wait_for_rollout("default", "podinfo")
     sb.wait_for_rollout("default", "flagger-loadtester")
     url = f"{sb.api_url}/api/v1/namespaces/default/services/flagger-loadtester:80/proxy/"
-    # A background command the loadtester spawns must go down with it.
-    assert http("POST", url, {"metadata": {"type": "cmd", "cmd": "sleep 600"}})[0] == 202
+    # A background command the loadtester spawns must go down with it. A finished rollout means
+    # ready pods; the Service's endpoints follow once kube-controller-manager gets to them, and
+    # until then the API server's proxy answers 503 without calling the load tester.
+    deadline = time.monotonic() + 60
+    while True:
+        status = http("POST", url, {"metadata": {"type": "cmd", "cmd": "sleep 600"}})[0]
+        if status != 503 or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    assert status == 202
 
 
 def test_two_sandboxes_side_by_side_then_down_leaves_no_process(sandbox, second_sandbox):
