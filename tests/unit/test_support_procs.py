@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -77,3 +78,28 @@ def test_tied_keeps_the_command_and_its_pid():
             proc.wait()
     # setpriv executes the command in its own place: the PID a test stops is the command's.
     assert int(out) == proc.pid
+
+
+def test_a_command_started_from_a_short_lived_thread_outlives_that_thread():
+    # The parent-death signal follows the starting thread: a load a hook's request thread starts
+    # must not end with that request.
+    started = []
+
+    def start():
+        child = subprocess.Popen(tied(["sleep", "600"]))
+        started.append(child)
+        # the thread ends only once the command runs (as a request thread answers after its hook)
+        deadline = time.monotonic() + 10
+        while command_name(child.pid) != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    child = started[0]
+    try:
+        time.sleep(1)
+        assert child.poll() is None and command_name(child.pid) == "sleep"
+    finally:
+        child.kill()
+        child.wait()
